@@ -1,0 +1,94 @@
+"""The camera zoo: thousands of distinct pinhole cameras (image size x focal length).
+
+The paper's scaling trend is over the number of distinct camera models, so a camera model here
+is one ``(width_px, height_px, focal_length_px)`` triple. Pixels are square (fx = fy) and the
+principal point is the image centre: MuJoCo's camera has one vertical ``fovy``, so fx != fy is
+not expressible without resampling the render, and principal-point offsets differ in sign
+between MuJoCo versions. Aspect-ratio variety comes from the image sides instead.
+
+``camera_zoo(n)`` returns the first ``n`` models of one fixed shuffle of the full grid, so
+smaller zoos are subsets of larger ones (a clean axis for scaling experiments).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ma_vlm.errors import MaVlmInputError
+
+# width:height ratios of common sensors, portrait included.
+ASPECT_RATIOS = (
+    (1, 1), (5, 4), (4, 3), (3, 2), (16, 10), (16, 9), (2, 1), (21, 9), (3, 4), (9, 16),
+)
+# Horizontal field of view from a long lens to a wide-angle one.
+HORIZONTAL_FOV_DEG = tuple(float(v) for v in np.linspace(35.0, 115.0, 33))
+ZOO_SHUFFLE_SEED = 20260130
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """A pinhole camera: square pixels, principal point at the image centre."""
+
+    camera_model_id: int
+    width_px: int
+    height_px: int
+    focal_length_px: float
+
+    @property
+    def intrinsics(self) -> list[float]:
+        """[fx, fy, cx, cy] in pixels; cx = W / 2, cy = H / 2 (MuJoCo's convention)."""
+        f = self.focal_length_px
+        return [f, f, self.width_px / 2.0, self.height_px / 2.0]
+
+    @property
+    def fovy_deg(self) -> float:
+        """MuJoCo's vertical field of view giving this focal length: fy = H / (2 tan(fovy/2))."""
+        return math.degrees(2.0 * math.atan(self.height_px / (2.0 * self.focal_length_px)))
+
+
+def _image_sizes(max_side_px: int, min_side_px: int) -> list[tuple[int, int]]:
+    """(width, height) pairs: every aspect ratio at several scales, sides multiples of 8."""
+    sizes = set()
+    for ratio_w, ratio_h in ASPECT_RATIOS:
+        for long_side in range(min_side_px, max_side_px + 1, 8):
+            if ratio_w >= ratio_h:
+                width, height = long_side, round(long_side * ratio_h / ratio_w / 8) * 8
+            else:
+                height, width = long_side, round(long_side * ratio_w / ratio_h / 8) * 8
+            if min(width, height) >= min(min_side_px, 16):
+                sizes.add((width, height))
+    return sorted(sizes)
+
+
+def full_camera_grid(max_side_px: int = 640, min_side_px: int = 48) -> list[tuple[int, int, float]]:
+    """All (width_px, height_px, focal_length_px) combinations, in a fixed order."""
+    grid = []
+    for width, height in _image_sizes(max_side_px, min_side_px):
+        for fov_deg in HORIZONTAL_FOV_DEG:
+            focal = width / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
+            grid.append((width, height, round(focal, 3)))
+    return grid
+
+
+@functools.lru_cache(maxsize=8)
+def camera_zoo(num_models: int, max_side_px: int = 640, min_side_px: int = 48) -> tuple[CameraModel, ...]:
+    """The first ``num_models`` cameras of a fixed shuffle of ``full_camera_grid``.
+
+    Deterministic (no seed argument on purpose: the zoo is a property of the dataset version).
+    With the defaults the grid holds several thousand distinct intrinsics.
+    """
+    grid = full_camera_grid(max_side_px, min_side_px)
+    if not 1 <= num_models <= len(grid):
+        raise MaVlmInputError(
+            f"--camera-models must be between 1 and {len(grid)} for max side {max_side_px} px, "
+            f"got {num_models}; raise --max-side for more models."
+        )
+    order = np.random.default_rng(ZOO_SHUFFLE_SEED).permutation(len(grid))
+    return tuple(
+        CameraModel(int(i), grid[j][0], grid[j][1], grid[j][2])
+        for i, j in enumerate(order[:num_models])
+    )

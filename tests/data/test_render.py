@@ -1,0 +1,88 @@
+"""The renderer's depth is metric z-depth consistent with the intrinsics and the camera pose."""
+
+import numpy as np
+
+from ma_vlm.data.cameras import CameraModel, camera_zoo
+from ma_vlm.data.render import render_scene
+from ma_vlm.data.scenes import Geom, SceneObject, SceneSpec, sample_scene
+
+CAMERA = CameraModel(camera_model_id=0, width_px=64, height_px=48, focal_length_px=40.0)
+
+
+def _spec(objects, background=(), position=(0.0, 0.0, 1.0), target=(10.0, 0.0, 1.0)):
+    return SceneSpec("test", "room", list(objects), list(background), np.array(position),
+                     np.array(target), light_intensity=0.8, far_m=30.0)
+
+
+def _back_project(depth, intrinsics):
+    """(N, 3) camera-frame points of the valid pixels (pixel centres at u + 0.5)."""
+    fx, fy, cx, cy = intrinsics
+    v, u = np.nonzero(depth > 0)
+    z = depth[v, u]
+    return np.stack([(u + 0.5 - cx) * z / fx, (v + 0.5 - cy) * z / fy, z], axis=1)
+
+
+def test_box_face_at_two_metres_has_depth_two_and_projects_with_the_intrinsics():
+    # A box whose front face is the plane x = 2.0 m in front of a camera looking along +x.
+    box = SceneObject("box", "red", (0.8, 0.1, 0.1), "flat",
+                      [Geom("box", (0.1, 0.41, 0.31))], position_m=(2.1, 0.0, 1.0), yaw_rad=0.0)
+    record = render_scene(_spec([box]), CAMERA)
+
+    depth = record["depth"]
+    assert record["intrinsics"] == [40.0, 40.0, 32.0, 24.0]
+    np.testing.assert_allclose(depth[depth > 0], 2.0, atol=1e-3)
+    # Face half-extents 0.41 x 0.31 m at 2 m -> 8.2 x 6.2 px either side of the centre:
+    # columns 24..39 and rows 18..29 (pixel centres inside), 16 x 12 = 192 pixels.
+    assert (depth > 0).sum() == 192
+    assert np.array_equal(np.nonzero((depth > 0).any(0))[0], np.arange(24, 40))
+    assert np.array_equal(np.nonzero((depth > 0).any(1))[0], np.arange(18, 30))
+    points = _back_project(depth, record["intrinsics"])
+    assert np.abs(points[:, 0]).max() <= 0.41 and np.abs(points[:, 1]).max() <= 0.31
+
+    (instance,) = record["instances"]
+    np.testing.assert_allclose(instance["center_m"], [0.0, 0.0, 2.1], atol=1e-6)
+    np.testing.assert_allclose(instance["size_m"], [0.2, 0.62, 0.82], atol=1e-6)
+    assert instance["pixel_count"] == 192
+    assert np.array_equal(record["instance_mask"] == 1, depth > 0)
+
+
+def test_floor_points_back_project_onto_the_floor_plane_through_the_pose():
+    floor = (Geom("plane", (20.0, 20.0, 0.1)), (0.5, 0.5, 0.5), "checker")
+    record = render_scene(_spec([], [floor], position=(0.3, -0.2, 1.5), target=(3.0, 1.0, 0.0)), CAMERA)
+
+    points = _back_project(record["depth"], record["intrinsics"])
+    world = points @ record["camera_to_world"][:3, :3].T + record["camera_to_world"][:3, 3]
+    assert len(points) > 1000
+    np.testing.assert_allclose(world[:, 2], 0.0, atol=2e-3)  # every pixel lies on z = 0
+    np.testing.assert_allclose(record["camera_to_world"][:3, 3], [0.3, -0.2, 1.5])
+
+
+def test_procedural_layouts_render_objects_with_masks_and_boxes():
+    camera = camera_zoo(50, max_side_px=96)[3]
+    for layout in ("room", "tabletop", "street"):
+        record = render_scene(sample_scene(layout, np.random.default_rng(7), "s"), camera)
+        assert record["image"].shape == (camera.height_px, camera.width_px, 3)
+        assert record["image"].dtype == np.uint8 and record["depth"].dtype == np.float32
+        assert record["instances"], layout
+        for instance in record["instances"]:
+            assert (record["instance_mask"] == instance["instance_id"]).sum() == instance["pixel_count"] > 0
+        assert set(np.unique(record["instance_mask"])) <= {0} | {i["instance_id"] for i in record["instances"]}
+
+
+def test_same_scene_renders_identically():
+    camera = camera_zoo(50, max_side_px=96)[0]
+    first = render_scene(sample_scene("room", np.random.default_rng(3), "a"), camera)
+    second = render_scene(sample_scene("room", np.random.default_rng(3), "a"), camera)
+    assert np.array_equal(first["image"], second["image"])
+    assert np.array_equal(first["depth"], second["depth"])
+
+
+def test_camera_zoo_has_over_a_thousand_distinct_intrinsics_and_nests():
+    zoo = camera_zoo(1500)
+    assert len({(c.width_px, c.height_px, c.focal_length_px) for c in zoo}) == 1500
+    assert len({c.width_px / c.height_px for c in zoo}) >= 10  # aspect ratio variety
+    assert camera_zoo(100) == zoo[:100]  # smaller zoos are subsets: a clean scaling axis
+    for camera in zoo[:20]:
+        fx, fy, cx, cy = camera.intrinsics
+        assert fy == np.float64(camera.height_px) / (2 * np.tan(np.radians(camera.fovy_deg) / 2)) or \
+            abs(fy - camera.height_px / (2 * np.tan(np.radians(camera.fovy_deg) / 2))) < 1e-9
