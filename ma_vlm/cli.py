@@ -1,0 +1,62 @@
+"""The ``ma-vlm`` command.
+
+Each capability folder owns its sub-commands in its own ``cli.py`` with a ``register(subparsers)``
+function; this file only wires them together, so adding a command never touches another folder.
+Modules are imported at start-up but must keep heavy imports (torch, transformers) inside the
+handlers so ``ma-vlm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ma_vlm.errors import MaVlmInputError
+
+# Top-level commands (``ma-vlm convert``, ``ma-vlm depth``, ``ma-vlm pretrain`` ...).
+COMMAND_MODULES = [
+    "ma_vlm.encoders.cli",
+    "ma_vlm.data.cli",
+]
+# Sub-commands of ``ma-vlm eval`` (``score``, ``spatial``, ``depth``).
+EVAL_COMMAND_MODULES = [
+    "ma_vlm.benchmarks.cli",
+    "ma_vlm.data.eval_cli",
+]
+
+
+def _register_all(subparsers, module_names: list[str]) -> None:
+    for name in module_names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:  # that capability is not built yet
+                continue
+            raise
+        module.register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ma-vlm", description="Metric Anything for Transformers, MLLMs and VLAs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _register_all(commands, COMMAND_MODULES)
+    eval_parser = commands.add_parser("eval", help="evaluate and score benchmarks")
+    eval_commands = eval_parser.add_subparsers(dest="eval_command", required=True, metavar="BENCH")
+    _register_all(eval_commands, EVAL_COMMAND_MODULES)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MaVlmInputError as error:
+        print(f"ma-vlm: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

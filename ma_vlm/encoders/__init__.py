@@ -1,0 +1,40 @@
+"""The Metric Anything tower in Transformers: config, models, image processor, conversion.
+
+Importing this package registers `metric_anything` with AutoConfig, AutoModel,
+AutoModelForDepthEstimation and AutoImageProcessor, so saved folders load through the Auto
+classes and as the `vision_config` of Transformers' own LLaVA, without trust_remote_code.
+"""
+
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForDepthEstimation
+
+from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
+from ma_vlm.encoders.inference import predict_metric_depth
+from ma_vlm.encoders.modeling_metric_anything import (
+    MetricAnythingDepthEstimatorOutput,
+    MetricAnythingForDepthEstimation,
+    MetricAnythingModel,
+    MetricAnythingModelOutput,
+    MetricAnythingPreTrainedModel,
+)
+from ma_vlm.encoders.presets import PRESETS, preset_config
+
+AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
+AutoModel.register(MetricAnythingConfig, MetricAnythingModel, exist_ok=True)
+AutoModelForDepthEstimation.register(MetricAnythingConfig, MetricAnythingForDepthEstimation, exist_ok=True)
+AutoImageProcessor.register(
+    MetricAnythingConfig, image_processor_classes={"pil": MetricAnythingImageProcessor}, exist_ok=True
+)
+
+__all__ = [
+    "MetricAnythingConfig",
+    "MetricAnythingDepthEstimatorOutput",
+    "MetricAnythingForDepthEstimation",
+    "MetricAnythingImageProcessor",
+    "MetricAnythingModel",
+    "MetricAnythingModelOutput",
+    "MetricAnythingPreTrainedModel",
+    "PRESETS",
+    "predict_metric_depth",
+    "preset_config",
+]

@@ -1,0 +1,121 @@
+"""Depth side of Metric Anything: neck (projections of ViT maps), fusion decoder, head.
+
+Layout and module names follow the official Student-DepthMap (shared/reference spec, sec. 5-7)
+so its state dict maps by renaming prefixes only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+
+
+def _project_upsample(in_dim: int, out_dim: int, steps: int) -> nn.Sequential:
+    """1x1 conv to `out_dim`, then `steps` x (2x2 transposed conv, stride 2); no biases."""
+    layers = [nn.Conv2d(in_dim, out_dim, kernel_size=1, bias=False)]
+    layers += [nn.ConvTranspose2d(out_dim, out_dim, kernel_size=2, stride=2, bias=False) for _ in range(steps)]
+    return nn.Sequential(*layers)
+
+
+class MetricAnythingNeck(nn.Module):
+    """Projects the tower's maps to decoder inputs, in the official order
+    [tap0, tap1, tap2, tap3, level0, level1, global]."""
+
+    def __init__(self, config: MetricAnythingConfig):
+        super().__init__()
+        vit_dim = config.hidden_size
+        for index, (dim, steps) in enumerate(zip(config.tap_feature_dims, config.tap_upsample_steps)):
+            setattr(self, f"upsample_latent{index}", _project_upsample(vit_dim, dim, steps))
+        level_dims, level_steps = config.level_feature_dims, config.level_upsample_steps
+        self.upsample0 = _project_upsample(vit_dim, level_dims[0], level_steps[0])
+        self.upsample1 = _project_upsample(vit_dim, level_dims[1], level_steps[1])
+        self.upsample2 = _project_upsample(vit_dim, level_dims[2], level_steps[2])
+        self.upsample_lowres = nn.ConvTranspose2d(vit_dim, level_dims[2], kernel_size=2, stride=2, bias=True)
+        self.fuse_lowres = nn.Conv2d(2 * level_dims[2], level_dims[2], kernel_size=1, bias=True)
+
+    def forward(self, tap_features, level_features) -> list[torch.Tensor]:
+        latents = [getattr(self, f"upsample_latent{i}")(tap) for i, tap in enumerate(tap_features)]
+        full, half, quarter = level_features
+        global_features = self.fuse_lowres(torch.cat([self.upsample2(quarter), self.upsample_lowres(quarter)], dim=1))
+        return [*latents, self.upsample0(full), self.upsample1(half), global_features]
+
+
+class ResidualConvUnit(nn.Module):
+    """x + conv(relu(conv(relu(x)))), 3x3 convs with bias (official keys residual.1 / residual.3)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.residual(x)
+
+
+class FusionBlock(nn.Module):
+    """Adds a (refined) skip to the running decoder map, refines, optionally upsamples 2x."""
+
+    def __init__(self, dim: int, upsample: bool, has_skip: bool = True):
+        super().__init__()
+        self.resnet1 = ResidualConvUnit(dim) if has_skip else None
+        self.resnet2 = ResidualConvUnit(dim)
+        self.deconv = nn.ConvTranspose2d(dim, dim, kernel_size=2, stride=2, bias=False) if upsample else None
+        self.out_conv = nn.Conv2d(dim, dim, kernel_size=1, bias=True)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        if skip is not None:
+            x = x + self.resnet1(skip)
+        x = self.resnet2(x)
+        if self.deconv is not None:
+            x = self.deconv(x)
+        return self.out_conv(x)
+
+
+# For fusion stage i, which neck output it takes (official `id`), and whether it upsamples.
+_STAGE_INPUT = (4, 3, 2, 1, 0, 5, 6)
+_STAGE_UPSAMPLES = (False, True, False, False, True, True, True)
+
+
+class MetricAnythingDecoder(nn.Module):
+    """Multi-resolution fusion decoder: global (S/32) -> ... -> S/2, `decoder_hidden_size` channels."""
+
+    def __init__(self, config: MetricAnythingConfig):
+        super().__init__()
+        dim = config.decoder_hidden_size
+        neck_dims = [*config.tap_feature_dims, *config.level_feature_dims]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(neck_dims[source], dim, kernel_size=3, padding=1, bias=False) for source in _STAGE_INPUT
+        )
+        self.fusions = nn.ModuleList(
+            FusionBlock(dim, upsample, has_skip=stage != 6) for stage, upsample in enumerate(_STAGE_UPSAMPLES)
+        )
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """features: the neck's 7 maps -> (B, decoder_hidden_size, S/2, S/2)."""
+        x = self.fusions[6](self.convs[6](features[_STAGE_INPUT[6]]))
+        for stage in range(5, -1, -1):
+            x = self.fusions[stage](x, self.convs[stage](features[_STAGE_INPUT[stage]]))
+        return x
+
+
+class MetricAnythingHead(nn.Sequential):
+    """(B, C, S/2, S/2) -> (B, 1, S, S) canonical inverse depth >= 0 (official indices 0..13)."""
+
+    def __init__(self, config: MetricAnythingConfig):
+        dim, hidden = config.decoder_hidden_size, config.head_hidden_size
+        layers = [
+            nn.Conv2d(dim, dim // 2, kernel_size=3, padding=1),
+            nn.ConvTranspose2d(dim // 2, dim // 2, kernel_size=2, stride=2, bias=True),
+            nn.Conv2d(dim // 2, hidden, kernel_size=3, padding=1),
+            nn.ReLU(),
+        ]
+        for _ in range(4):
+            layers += [nn.Conv2d(hidden, hidden, kernel_size=3, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(hidden, 1, kernel_size=1), nn.ReLU()]
+        super().__init__(*layers)

@@ -1,0 +1,179 @@
+"""Image processor: RGB -> normalised square network input, and depth post-processing.
+
+Preprocessing is the official `infer.py`'s: uint8 * (1/255), ImageNet mean/std, then the
+*normalised* tensor is resized to S x S with bilinear interpolation (align_corners=False, no
+antialias, aspect ratio not kept). Post-processing turns canonical inverse depth into metres
+at the size the user asks for, the official way: scale by W / f_px, resize the inverse depth,
+clamp to [1e-3, 1e3] 1/m, invert.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
+from transformers.processing_utils import ImagesKwargs
+
+from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
+from ma_vlm.errors import MaVlmInputError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MIN_IMAGE_SIDE_PX = 32
+
+
+def focal_length_from_fov(width_px: int, fov_deg: float) -> float:
+    """Horizontal field of view (degrees) -> focal length in pixels."""
+    if not 0 < fov_deg < 180:
+        raise MaVlmInputError(f"field of view must be in (0, 180) degrees, got {fov_deg}")
+    return 0.5 * width_px / math.tan(math.radians(fov_deg) / 2)
+
+
+def image_to_tensor(image) -> torch.Tensor:
+    """PIL / (H, W, 3) uint8 array / (3, H, W) or (H, W, 3) tensor -> (3, H, W) float32 in [0, 1].
+
+    PIL images in modes L, LA, P, RGBA, CMYK are converted to RGB as the official tool does;
+    arrays must already be RGB, so ambiguous input fails with a message that says what to do.
+    """
+    if isinstance(image, Image.Image):
+        if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            raise MaVlmInputError(
+                f"image mode {image.mode} is a 16-bit/float single-channel image (a depth map?); "
+                "pass an 8-bit RGB photo (a sparse depth map goes in prompt_depth instead)"
+            )
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
+            image = image.permute(1, 2, 0)
+        image = image.numpy()
+    array = np.asarray(image)
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 1):
+        raise MaVlmInputError(
+            f"got a single-channel (grey) array of shape {array.shape}; pass RGB (H, W, 3), e.g. "
+            "np.repeat(gray[..., None], 3, axis=-1), or a PIL image"
+        )
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise MaVlmInputError(f"image must be (H, W, 3) RGB, got shape {array.shape}")
+    if array.shape[-1] == 4:
+        raise MaVlmInputError("got an RGBA array; drop the alpha channel (image[..., :3]) or pass a PIL image")
+    if min(array.shape[:2]) < MIN_IMAGE_SIDE_PX:
+        raise MaVlmInputError(
+            f"image is {array.shape[1]}x{array.shape[0]} px; at least {MIN_IMAGE_SIDE_PX} px a side is needed"
+        )
+    if array.dtype == np.uint8:
+        tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1).to(torch.float32) * (1 / 255)
+    elif array.dtype == np.uint16:
+        raise MaVlmInputError("got a 16-bit image; convert to 8-bit RGB (e.g. (img >> 8).astype(np.uint8))")
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise MaVlmInputError("float images must hold finite values in [0, 1]; pass uint8 RGB otherwise")
+        tensor = torch.from_numpy(np.array(array, dtype=np.float32, copy=True)).permute(2, 0, 1)
+    else:
+        raise MaVlmInputError(f"unsupported image dtype {array.dtype}; pass uint8 RGB")
+    return tensor
+
+
+class MetricAnythingImageProcessorKwargs(ImagesKwargs, total=False):
+    assume_fov_deg: float | None
+    focal_length_px: float | list[float] | None
+
+
+class MetricAnythingImageProcessor(BaseImageProcessor):
+    """Prepares images for `MetricAnythingModel` / `MetricAnythingForDepthEstimation`.
+
+    Args:
+        size: side of the square network input (1536 as published).
+        assume_fov_deg: if set, images without a focal length get one from this horizontal field
+            of view. `None` (default) means no assumption: metric depth then needs a focal length.
+    """
+
+    model_input_names = ["pixel_values"]
+    valid_kwargs = MetricAnythingImageProcessorKwargs
+
+    def __init__(self, size: int = 1536, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD,
+                 assume_fov_deg: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size["height"] if isinstance(size, dict) else size)
+        self.image_mean = list(image_mean)
+        self.image_std = list(image_std)
+        self.assume_fov_deg = assume_fov_deg
+
+    def preprocess(self, images, focal_length_px=None, return_tensors="pt", **kwargs) -> BatchFeature:
+        """images: one image or a list. focal_length_px: None, a number, or one per image, in
+        pixels of the image as given.
+
+        Returns `pixel_values` (B, 3, S, S) and, when a focal length is known, `focal_length_px`
+        (B,) converted to pixels of `pixel_values` (f * S / W), ready for the model.
+        """
+        if not isinstance(images, (list, tuple)):
+            images = [images]
+        tensors = [image_to_tensor(image) for image in images]
+        mean = torch.tensor(self.image_mean).view(3, 1, 1)
+        std = torch.tensor(self.image_std).view(3, 1, 1)
+        pixel_values = torch.stack([self._resize((t - mean) / std) for t in tensors])
+        data = {"pixel_values": pixel_values}
+        focal = self.resolve_focal_lengths(focal_length_px, [t.shape[-1] for t in tensors])
+        if focal is not None:
+            widths = torch.tensor([t.shape[-1] for t in tensors], dtype=torch.float32)
+            data["focal_length_px"] = focal * self.size / widths
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def _resize(self, image: torch.Tensor) -> torch.Tensor:
+        if image.shape[-2:] == (self.size, self.size):
+            return image
+        return F.interpolate(image[None], size=(self.size, self.size), mode="bilinear", align_corners=False)[0]
+
+    def resolve_focal_lengths(self, focal_length_px, widths_px: list[int]) -> torch.Tensor | None:
+        """(B,) focal lengths in pixels of the original images, from the argument or from
+        `assume_fov_deg`; None when neither is given."""
+        from ma_vlm.encoders.modeling_metric_anything import check_focal_length
+
+        if focal_length_px is None:
+            if self.assume_fov_deg is None:
+                return None
+            return torch.tensor([focal_length_from_fov(w, self.assume_fov_deg) for w in widths_px])
+        if isinstance(focal_length_px, (list, tuple)) and any(f is None for f in focal_length_px):
+            raise MaVlmInputError("a focal length is None; give every image one, or none at all")
+        return check_focal_length(focal_length_px, len(widths_px))
+
+    def post_process_depth_estimation(self, outputs, target_sizes=None, focal_length_px=None) -> list[dict]:
+        """Metric depth in metres at `target_sizes` [(H, W), ...] (default: network size).
+
+        Uses the model's `inverse_depth` when it was given a focal length; otherwise
+        `focal_length_px` (pixels of the target-size image) or `assume_fov_deg` is required.
+        """
+        inverse = outputs.get("inverse_depth") if hasattr(outputs, "get") else outputs.inverse_depth
+        canonical = outputs["canonical_inverse_depth"]
+        batch = canonical.shape[0]
+        if target_sizes is None:
+            target_sizes = [tuple(canonical.shape[-2:])] * batch
+        target_sizes = [tuple(int(v) for v in size) for size in target_sizes]
+        if len(target_sizes) != batch:
+            raise MaVlmInputError(f"{len(target_sizes)} target sizes for a batch of {batch}")
+        if inverse is None or focal_length_px is not None:
+            focal = self.resolve_focal_lengths(focal_length_px, [w for _, w in target_sizes])
+            if focal is None:
+                raise MaVlmInputError(
+                    "metric depth needs the focal length: pass focal_length_px (pixels) to the processor or to "
+                    "post_process_depth_estimation, or set assume_fov_deg on the image processor to assume a "
+                    "field of view explicitly"
+                )
+            widths = torch.tensor([w for _, w in target_sizes], dtype=canonical.dtype, device=canonical.device)
+            inverse = canonical * (widths / focal.to(canonical)).view(-1, 1, 1)
+        results = []
+        for item_inverse, size, in zip(inverse, target_sizes):
+            if tuple(item_inverse.shape) != size:
+                item_inverse = F.interpolate(
+                    item_inverse[None, None], size=size, mode="bilinear", align_corners=False
+                )[0, 0]
+            depth = 1.0 / item_inverse.clamp(*INVERSE_DEPTH_CLAMP)
+            results.append({"predicted_depth": depth})
+        return results
+
+
+__all__ = ["MetricAnythingImageProcessor", "focal_length_from_fov", "image_to_tensor"]

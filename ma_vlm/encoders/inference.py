@@ -1,0 +1,31 @@
+"""Metric depth from one image: the function the CLI, evaluation and demos call."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def predict_metric_depth(model, processor, image, focal_length_px: float | None, prompt_depth=None) -> np.ndarray:
+    """(H, W) float32 depth in metres for `image` (PIL or (H, W, 3) uint8), at its own size.
+
+    focal_length_px: pixels of `image`; None only if the processor has `assume_fov_deg`.
+    prompt_depth: optional (H, W) sparse metric depth in metres (0 = missing) for a prompt-based
+    (teacher) model.
+    """
+    inputs = processor(image, focal_length_px=focal_length_px)
+    if "focal_length_px" not in inputs:
+        processor.post_process_depth_estimation({"canonical_inverse_depth": torch.zeros(1, 1, 1)}, [(1, 1)])
+    parameter = next(model.parameters())
+    kwargs = {"pixel_values": inputs["pixel_values"].to(parameter.device, parameter.dtype),
+              "focal_length_px": inputs["focal_length_px"].to(parameter.device)}
+    if prompt_depth is not None:
+        kwargs["prompt_depth"] = processor.prepare_prompt_depth(prompt_depth).to(parameter.device, parameter.dtype)
+    outputs = model(**kwargs)
+    height, width = np.asarray(image).shape[:2]
+    result = processor.post_process_depth_estimation(
+        {"inverse_depth": outputs.inverse_depth.float(), "canonical_inverse_depth": outputs.canonical_inverse_depth},
+        target_sizes=[(height, width)],
+    )
+    return result[0]["predicted_depth"].cpu().numpy().astype(np.float32)

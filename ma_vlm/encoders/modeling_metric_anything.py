@@ -1,0 +1,291 @@
+"""Metric Anything in Transformers: the vision tower and the metric depth model.
+
+Read top to bottom: the ViT runner (Transformers' own DINOv3/DINOv2 modules), the tower
+(`MetricAnythingModel`: pyramid of tiles, one ViT call, tapped blocks, visual tokens), the
+depth neck/decoder/head, and `MetricAnythingForDepthEstimation`.
+
+One encoder pass serves every consumer: the tower's output carries both the visual tokens
+(`last_hidden_state`, `hidden_states`, for an LLM) and the feature maps the depth decoder uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP, MetricAnythingConfig
+from ma_vlm.encoders.decoder_metric_anything import MetricAnythingDecoder, MetricAnythingHead, MetricAnythingNeck
+from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
+from ma_vlm.errors import MaVlmInputError
+
+
+@dataclass
+class MetricAnythingModelOutput(ModelOutput):
+    """Output of the tower.
+
+    last_hidden_state: (B, 1 + N, D) final-normed CLS + patch tokens of the whole image (the
+        quarter-resolution tile in pyramid mode: N = 24 x 24 as published). Register tokens are
+        removed, so LLaVA's `default` strategy (drop the first token) leaves exactly the patches.
+    pooler_output: (B, D) the CLS token.
+    hidden_states: per-layer (B, 1 + N, D) tokens of the same image (embeddings + every block,
+        before the final norm), when `output_hidden_states=True`.
+    tap_features: 4 x (B, D, S/p, S/p) raw outputs of the tapped blocks, stitched over the full-
+        resolution tiles (pyramid mode only).
+    level_features: final-normed maps of the three pyramid levels, (B, D, S/p, S/p),
+        (B, D, S/2p, S/2p), (B, D, S/4p, S/4p) (pyramid mode only).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    pooler_output: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    tap_features: tuple[torch.FloatTensor, ...] | None = None
+    level_features: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class MetricAnythingDepthEstimatorOutput(ModelOutput):
+    """Output of `MetricAnythingForDepthEstimation` at network resolution (S x S).
+
+    predicted_depth: (B, S, S) metres, or None when no focal length was given.
+    inverse_depth: (B, S, S) metric inverse depth, 1/m (before clamping), or None likewise.
+    canonical_inverse_depth: (B, S, S) the head's output; metric inverse depth is
+        canonical * S / focal_length_px (focal length in pixels of `pixel_values`).
+    last_hidden_state / hidden_states: the tower's visual tokens from the same pass.
+    """
+
+    loss: torch.FloatTensor | None = None
+    predicted_depth: torch.FloatTensor | None = None
+    inverse_depth: torch.FloatTensor | None = None
+    canonical_inverse_depth: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def _vit_parts(backbone: nn.Module):
+    """(embed(pixel_values) -> (tokens, layer kwargs), blocks, final norm) of a Transformers ViT."""
+    if hasattr(backbone, "rope_embeddings"):  # DINOv3ViTModel
+
+        def embed(pixel_values):
+            return backbone.embeddings(pixel_values), {"position_embeddings": backbone.rope_embeddings(pixel_values)}
+
+        return embed, backbone.model.layer, backbone.norm
+
+    def embed(pixel_values):  # Dinov2Model: absolute position embeddings, interpolated
+        return backbone.embeddings(pixel_values), {}
+
+    return embed, backbone.encoder.layer, backbone.layernorm
+
+
+class MetricAnythingPreTrainedModel(PreTrainedModel):
+    config: MetricAnythingConfig
+    config_class = MetricAnythingConfig
+    base_model_prefix = "model"
+    main_input_name = "pixel_values"
+    input_modalities = ("image",)
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["DINOv3ViTLayer", "Dinov2Layer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        # The ViT is a PreTrainedModel and initialises itself (Transformers dispatches per sub-model).
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's default conv init
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+class MetricAnythingModel(MetricAnythingPreTrainedModel):
+    """The Metric Anything vision tower.
+
+    Pyramid mode (published): `pixel_values` (B, 3, S, S) with S = `config.image_size`. The image
+    and its 1/2 and 1/4 downsamples are cut into overlapping tiles (25 + 9 + 1 at 1536 px) that
+    go through the ViT in one batched call. Single mode (`use_pyramid=False`): the ViT runs once
+    on (B, 3, H, W), H and W any multiple of the patch size (RoPE needs no fixed grid).
+    """
+
+    def __init__(self, config: MetricAnythingConfig):
+        super().__init__(config)
+        self.backbone = AutoModel.from_config(config.backbone_config)
+        self.post_init()
+
+    @property
+    def num_visual_tokens(self) -> int:
+        """Patch tokens per image in `last_hidden_state` (after dropping CLS), pyramid mode."""
+        return self.config.tokens_per_tile**2
+
+    def get_input_embeddings(self):
+        return self.backbone.get_input_embeddings()
+
+    def _check_pixel_values(self, pixel_values: torch.Tensor) -> None:
+        if pixel_values.ndim != 4 or pixel_values.shape[1] != 3:
+            raise MaVlmInputError(
+                f"pixel_values must be (B, 3, H, W), got {tuple(pixel_values.shape)}; "
+                "prepare images with MetricAnythingImageProcessor"
+            )
+        height, width = pixel_values.shape[-2:]
+        size = self.config.image_size
+        if self.config.use_pyramid and (height, width) != (size, size):
+            raise MaVlmInputError(
+                f"pixel_values are {height}x{width} but this tower's pyramid needs {size}x{size}; "
+                "prepare images with MetricAnythingImageProcessor (it resizes as the official code does)"
+            )
+        patch = self.config.patch_size
+        if height % patch or width % patch:
+            raise MaVlmInputError(f"pixel_values {height}x{width} must be multiples of the patch size {patch}")
+
+    def run_vit(self, tiles: torch.Tensor, tap_layers=(), tap_count: int | None = None, keep_last: int = 0):
+        """Run the ViT over a batch of tiles.
+
+        Returns (final-normed tokens (N, T, D), raw outputs of `tap_layers` for the first
+        `tap_count` tiles, per-layer tokens of the last `keep_last` tiles or None).
+        """
+        embed, blocks, norm = _vit_parts(self.backbone)
+        hidden, layer_kwargs = embed(tiles)
+        taps = {}
+        per_layer = [hidden[-keep_last:]] if keep_last else None
+        for index, block in enumerate(blocks):
+            hidden = block(hidden, **layer_kwargs)
+            if index in tap_layers:
+                taps[index] = hidden[:tap_count]
+            if per_layer is not None:
+                per_layer.append(hidden[-keep_last:])
+        return norm(hidden), [taps[layer] for layer in tap_layers], per_layer
+
+    def _drop_registers(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[CLS, registers, patches] -> [CLS, patches]."""
+        prefix = self.config.num_prefix_tokens
+        return torch.cat([tokens[:, :1], tokens[:, prefix:]], dim=1)
+
+    def _to_map(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, prefix + t*t, D) -> (N, D, t, t) patch-token map."""
+        patches = tokens[:, self.config.num_prefix_tokens :]
+        side = int(patches.shape[1] ** 0.5)
+        return patches.transpose(1, 2).reshape(patches.shape[0], -1, side, side)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> MetricAnythingModelOutput | tuple:
+        """pixel_values: (B, 3, S, S) ImageNet-normalised RGB; see the class docstring."""
+        self._check_pixel_values(pixel_values)
+        output_hidden_states = output_hidden_states or self.config.output_hidden_states
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        batch = pixel_values.shape[0]
+        pixel_values = pixel_values.to(self.get_input_embeddings().weight.dtype)
+        keep_last = batch if output_hidden_states else 0
+        tap_features = level_features = None
+
+        if self.config.use_pyramid:
+            tile, config = self.config.tile_size, self.config
+            full, half, quarter = build_pyramid(pixel_values)
+            tiles = torch.cat(
+                [
+                    split_into_tiles(full, tile, config.tile_overlaps[0]),
+                    split_into_tiles(half, tile, config.tile_overlaps[1]),
+                    quarter,
+                ]
+            )
+            steps = [tile_grid(config.image_size >> level, tile, config.tile_overlaps[level])[0] for level in (0, 1)]
+            crops = [int(overlap * config.tokens_per_tile / 2) for overlap in config.tile_overlaps]
+            full_count = steps[0] ** 2 * batch
+            final, taps, per_layer = self.run_vit(tiles, config.tap_layers, full_count, keep_last)
+            maps = self._to_map(final)
+            tap_features = tuple(merge_tiles(self._to_map(tap), steps[0], crops[0]) for tap in taps)
+            level_features = (
+                merge_tiles(maps[:full_count], steps[0], crops[0]),
+                merge_tiles(maps[full_count:-batch], steps[1], crops[1]),
+                maps[-batch:],
+            )
+        else:
+            final, _, per_layer = self.run_vit(pixel_values, keep_last=keep_last)
+
+        last_hidden_state = self._drop_registers(final[-batch:])
+        hidden_states = tuple(self._drop_registers(h) for h in per_layer) if per_layer else None
+        output = MetricAnythingModelOutput(
+            last_hidden_state=last_hidden_state,
+            pooler_output=last_hidden_state[:, 0],
+            hidden_states=hidden_states,
+            tap_features=tap_features,
+            level_features=level_features,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
+    """Tower + neck + multi-resolution decoder + head -> metric depth.
+
+    Key names follow the official checkpoint (`neck.*` = official `encoder.upsample*`/`fuse_lowres`,
+    `decoder.*`, `head.*`), so conversion is a rename (see `convert_official.py`).
+    """
+
+    def __init__(self, config: MetricAnythingConfig):
+        super().__init__(config)
+        if not config.use_pyramid:
+            raise MaVlmInputError("depth estimation needs the pyramid tower: set use_pyramid=True")
+        self.model = MetricAnythingModel(config)
+        self.neck = MetricAnythingNeck(config)
+        self.decoder = MetricAnythingDecoder(config)
+        self.head = MetricAnythingHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        focal_length_px: torch.Tensor | float | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> MetricAnythingDepthEstimatorOutput | tuple:
+        """pixel_values: (B, 3, S, S); focal_length_px: (B,) or scalar, focal length in pixels of
+        `pixel_values` (the image processor converts from the original image)."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
+        features = self.neck(tower.tap_features, tower.level_features)
+        canonical = self.head(self.decoder(features)).squeeze(1)  # (B, S, S)
+
+        inverse_depth = predicted_depth = None
+        if focal_length_px is not None:
+            focal = check_focal_length(focal_length_px, canonical.shape[0], canonical.device)
+            inverse_depth = canonical * (canonical.shape[-1] / focal.to(canonical.dtype)).view(-1, 1, 1)
+            predicted_depth = 1.0 / inverse_depth.clamp(*INVERSE_DEPTH_CLAMP)
+        output = MetricAnythingDepthEstimatorOutput(
+            predicted_depth=predicted_depth,
+            inverse_depth=inverse_depth,
+            canonical_inverse_depth=canonical,
+            last_hidden_state=tower.last_hidden_state,
+            hidden_states=tower.hidden_states,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+def check_focal_length(focal_length_px, batch: int, device=None) -> torch.Tensor:
+    """Focal lengths as a (B,) float tensor; rejects missing, non-finite or non-positive values."""
+    focal = torch.as_tensor(focal_length_px, dtype=torch.float32, device=device).reshape(-1)
+    if focal.numel() == 1 and batch > 1:
+        focal = focal.expand(batch)
+    if focal.numel() != batch:
+        raise MaVlmInputError(f"got {focal.numel()} focal lengths for a batch of {batch} images; give one per image")
+    if not torch.isfinite(focal).all() or (focal <= 0).any():
+        raise MaVlmInputError(
+            f"focal length must be a positive finite number of pixels, got {focal.tolist()}; "
+            "pass the camera's fx (e.g. from its intrinsics) or assume a field of view explicitly"
+        )
+    return focal
+
+
+__all__ = [
+    "MetricAnythingPreTrainedModel",
+    "MetricAnythingModel",
+    "MetricAnythingForDepthEstimation",
+    "MetricAnythingModelOutput",
+    "MetricAnythingDepthEstimatorOutput",
+]
