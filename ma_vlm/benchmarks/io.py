@@ -1,0 +1,115 @@
+"""Reading benchmark items and prediction files, writing results atomically.
+
+``load_items`` reads a benchmark's published fields either from the Hugging Face Hub (the
+benchmark's dataset id) or from a local copy: a folder saved with ``save_to_disk``, a Hub-style
+folder (parquet/json files, optional README.md), or a single parquet/json/jsonl file. SpatialBench
+copies are the official folder of per-task JSON files.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import tempfile
+
+from ma_vlm.errors import MaVlmInputError
+
+
+def read_jsonl(path: str, *, drop_partial_last_line: bool = False) -> list[dict]:
+    """One dict per non-empty line. A line that is not a JSON object is an error naming its
+    number, except (with ``drop_partial_last_line``) an unterminated last line, which an
+    interrupted writer may leave behind and is ignored."""
+    if not os.path.exists(path):
+        raise MaVlmInputError(f"prediction file {path!r} does not exist.")
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            if drop_partial_last_line and number == len(lines):
+                break
+            raise MaVlmInputError(
+                f"{path}: line {number} is not JSON ({error.msg}); write one JSON object per line."
+            ) from None
+        if not isinstance(record, dict):
+            raise MaVlmInputError(f"{path}: line {number} is not a JSON object; write one object per line.")
+        records.append(record)
+    return records
+
+
+def write_json_atomic(path: str, payload) -> None:
+    """Write JSON to a temporary file beside ``path`` then ``os.replace`` it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8")
+    with handle:
+        json.dump(payload, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+    os.replace(handle.name, path)
+
+
+def append_jsonl(path: str, records: list[dict]) -> None:
+    """Append records in a single write, flushed and fsynced, so a kill leaves at most one
+    partial last line (which ``read_jsonl(..., drop_partial_last_line=True)`` skips)."""
+    if not records:
+        return
+    data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _load_spatialbench_folder(folder: str) -> list[dict]:
+    from ma_vlm.benchmarks.spatialbench import SPATIALBENCH_TASKS
+
+    items = []
+    for task in SPATIALBENCH_TASKS:
+        path = os.path.join(folder, f"{task}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            for index, record in enumerate(json.load(handle)):
+                items.append({**record, "task": task, "id": f"{task}_{record.get('id', index)}"})
+    if not items:
+        raise MaVlmInputError(f"{folder!r} holds none of {[t + '.json' for t in SPATIALBENCH_TASKS]}.")
+    return items
+
+
+def load_items(benchmark, data: str | None = None, split: str | None = None):
+    """The benchmark's items as a ``datasets.Dataset`` (or a list for SpatialBench folders).
+
+    ``data=None`` reads ``benchmark.hub_id`` from the Hub; otherwise ``data`` is a local copy.
+    """
+    import datasets
+
+    split = split or benchmark.split
+    if data is None:
+        if benchmark.hub_id is None:
+            raise MaVlmInputError(f"{benchmark.name} is generated locally; pass --data the dataset folder.")
+        if benchmark.name == "spatialbench":
+            from huggingface_hub import snapshot_download
+
+            return _load_spatialbench_folder(snapshot_download(benchmark.hub_id, repo_type="dataset"))
+        return datasets.load_dataset(benchmark.hub_id, benchmark.hub_config, split=split)
+    if not os.path.exists(data):
+        raise MaVlmInputError(f"--data {data!r} does not exist; pass a dataset folder or file.")
+    if os.path.isfile(data):
+        kind = {".parquet": "parquet", ".json": "json", ".jsonl": "json"}.get(os.path.splitext(data)[1])
+        if kind is None:
+            raise MaVlmInputError(f"--data {data!r}: expected a .parquet, .json or .jsonl file or a folder.")
+        return datasets.load_dataset(kind, data_files=data, split="train")
+    if benchmark.name == "spatialbench":
+        return _load_spatialbench_folder(data)
+    if os.path.exists(os.path.join(data, "dataset_dict.json")):
+        return datasets.load_from_disk(data)[split]
+    if os.path.exists(os.path.join(data, "dataset_info.json")):
+        return datasets.load_from_disk(data)
+    if not glob.glob(os.path.join(data, "**", "*.*"), recursive=True):
+        raise MaVlmInputError(f"--data {data!r} is an empty folder.")
+    return datasets.load_dataset(data, split=split)
