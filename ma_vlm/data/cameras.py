@@ -40,9 +40,9 @@ class CameraModel:
 
     @property
     def intrinsics(self) -> list[float]:
-        """[fx, fy, cx, cy] in pixels; cx = W / 2, cy = H / 2 (MuJoCo's convention)."""
+        """[fx, fy, cx, cy] in pixels, pixel centres at integer coordinates (OpenCV)."""
         f = self.focal_length_px
-        return [f, f, self.width_px / 2.0, self.height_px / 2.0]
+        return [f, f, (self.width_px - 1) / 2.0, (self.height_px - 1) / 2.0]
 
     @property
     def fovy_deg(self) -> float:

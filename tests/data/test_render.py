@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ma_vlm.geometry import Intrinsics, backproject
 from ma_vlm.data.cameras import CameraModel, camera_zoo
 from ma_vlm.data.render import render_scene
 from ma_vlm.data.scenes import Geom, SceneObject, SceneSpec, sample_scene
@@ -15,11 +16,8 @@ def _spec(objects, background=(), position=(0.0, 0.0, 1.0), target=(10.0, 0.0, 1
 
 
 def _back_project(depth, intrinsics):
-    """(N, 3) camera-frame points of the valid pixels (pixel centres at u + 0.5)."""
-    fx, fy, cx, cy = intrinsics
-    v, u = np.nonzero(depth > 0)
-    z = depth[v, u]
-    return np.stack([(u + 0.5 - cx) * z / fx, (v + 0.5 - cy) * z / fy, z], axis=1)
+    """(N, 3) camera-frame points of the valid pixels, with the project's own back-projection."""
+    return backproject(depth, Intrinsics.from_cam_in(intrinsics))[depth > 0]
 
 
 def test_box_face_at_two_metres_has_depth_two_and_projects_with_the_intrinsics():
@@ -29,10 +27,10 @@ def test_box_face_at_two_metres_has_depth_two_and_projects_with_the_intrinsics()
     record = render_scene(_spec([box]), CAMERA)
 
     depth = record["depth"]
-    assert record["intrinsics"] == [40.0, 40.0, 32.0, 24.0]
+    assert record["intrinsics"] == [40.0, 40.0, 31.5, 23.5]  # image centre, integer pixel centres
     np.testing.assert_allclose(depth[depth > 0], 2.0, atol=1e-3)
-    # Face half-extents 0.41 x 0.31 m at 2 m -> 8.2 x 6.2 px either side of the centre:
-    # columns 24..39 and rows 18..29 (pixel centres inside), 16 x 12 = 192 pixels.
+    # Face half-extents 0.41 x 0.31 m at 2 m -> 8.2 x 6.2 px either side of the optical axis
+    # (31.5, 23.5): columns 24..39 and rows 18..29 have their centres inside, 16 x 12 = 192.
     assert (depth > 0).sum() == 192
     assert np.array_equal(np.nonzero((depth > 0).any(0))[0], np.arange(24, 40))
     assert np.array_equal(np.nonzero((depth > 0).any(1))[0], np.arange(18, 30))

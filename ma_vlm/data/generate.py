@@ -1,0 +1,125 @@
+"""Generate a synthetic RGB-D dataset: procedural scenes x camera zoo -> sharded parquet.
+
+Scene ``i`` depends only on ``(seed, i)`` (its own ``numpy`` generator from a
+``SeedSequence``), so the output is identical for any number of worker processes. Shards are
+written atomically (tmp + ``os.replace``) as ``data/train-XXXXX-of-YYYYY.parquet`` with the
+``rgbd_features()`` schema in their metadata, so ``datasets.load_dataset(output_dir)`` reads
+them with the right features.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ma_vlm.errors import MaVlmInputError
+
+SCENES_PER_SHARD = 256
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """What ``generate_dataset`` makes. ``sources`` lists the depth sources drawn per scene:
+    "render" (clean) or a noisy sensor from ``ma_vlm.data.noise`` (applied to the render)."""
+
+    num_scenes: int
+    seed: int = 0
+    num_camera_models: int = 1000
+    max_side_px: int = 640
+    min_side_px: int = 48
+    layouts: tuple[str, ...] = ("room", "tabletop", "street")
+    sources: tuple[str, ...] = ("render",)
+    scenes_per_shard: int = SCENES_PER_SHARD
+
+
+def scene_record(config: GenerationConfig, scene_index: int) -> dict:
+    """The decoded ``RGBDRecord`` of scene ``scene_index`` (deterministic in seed and index)."""
+    from ma_vlm.data.cameras import camera_zoo
+    from ma_vlm.data.noise import apply_source
+    from ma_vlm.data.render import render_scene
+    from ma_vlm.data.scenes import sample_scene
+
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, scene_index]))
+    zoo = camera_zoo(config.num_camera_models, config.max_side_px, config.min_side_px)
+    camera = zoo[int(rng.integers(len(zoo)))]
+    layout = config.layouts[int(rng.integers(len(config.layouts)))]
+    source = config.sources[int(rng.integers(len(config.sources)))]
+    scene_id = f"s{config.seed}-{scene_index:08d}-{layout}"
+    record = render_scene(sample_scene(layout, rng, scene_id), camera)
+    if source != "render":
+        record = apply_source(record, source, seed=int(rng.integers(2**31)))
+    return record
+
+
+def _write_shard(task: tuple[GenerationConfig, int, int, list[int], str]) -> int:
+    config, shard_index, num_shards, scene_indices, data_dir = task
+    from datasets import Dataset
+
+    from ma_vlm.data.schema import encode_record, rgbd_features
+
+    rows = [encode_record(scene_record(config, i)) for i in scene_indices]
+    final = Path(data_dir) / f"train-{shard_index:05d}-of-{num_shards:05d}.parquet"
+    tmp = final.with_suffix(f".tmp{os.getpid()}")
+    Dataset.from_list(rows, features=rgbd_features()).to_parquet(str(tmp))
+    os.replace(tmp, final)
+    return len(scene_indices)
+
+
+def _worker_context():
+    """Fork (fast: workers inherit the imports) unless this process already initialised EGL,
+    whose driver state must not be forked; then spawn (each worker re-imports ``ma_vlm``)."""
+    import multiprocessing
+    import sys
+
+    if "mujoco.egl" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("fork")
+
+
+def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: int = 1) -> Path:
+    """Render ``config.num_scenes`` scenes into ``output_dir`` with ``workers`` processes.
+
+    Writes ``output_dir/data/*.parquet`` and ``output_dir/generation.json`` (the config, so a
+    dataset says how it was made). Returns ``output_dir``.
+    """
+    from ma_vlm.data.cameras import camera_zoo
+    from ma_vlm.data.noise import NOISE_SOURCES
+
+    if config.num_scenes < 1:
+        raise MaVlmInputError(f"--scenes must be >= 1, got {config.num_scenes}.")
+    unknown = [s for s in config.sources if s != "render" and s not in NOISE_SOURCES]
+    if unknown:
+        raise MaVlmInputError(
+            f"unknown depth source(s) {unknown}; choose from render, {', '.join(NOISE_SOURCES)}."
+        )
+    camera_zoo(config.num_camera_models, config.max_side_px, config.min_side_px)  # validates
+    output_dir = Path(output_dir)
+    data_dir = output_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # At least one shard per worker, at most ``scenes_per_shard`` scenes per shard.
+    num_shards = max(-(-config.num_scenes // config.scenes_per_shard), min(workers, config.num_scenes))
+    chunks = [c.tolist() for c in np.array_split(np.arange(config.num_scenes), num_shards)]
+    tasks = [(config, k, len(chunks), chunk, str(data_dir)) for k, chunk in enumerate(chunks)]
+
+    import datasets  # noqa: F401  (imported once here: forked workers inherit it)
+    from tqdm.auto import tqdm
+
+    if workers <= 1:
+        with tqdm(total=config.num_scenes, unit="scene", desc="rendering") as progress:
+            for task in tasks:
+                progress.update(_write_shard(task))
+    else:
+        # The pool forks before tqdm starts its monitor thread.
+        with _worker_context().Pool(workers) as pool:
+            with tqdm(total=config.num_scenes, unit="scene", desc="rendering") as progress:
+                for done in pool.imap_unordered(_write_shard, tasks):
+                    progress.update(done)
+    meta = {"generator": "ma_vlm.data.generate", **asdict(config)}
+    tmp = output_dir / "generation.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, output_dir / "generation.json")
+    return output_dir
