@@ -1,0 +1,132 @@
+"""SynthSpatial: answers follow from the scene geometry; the same seed gives the same dataset."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ma_vlm.benchmarks.scoring import score_items
+from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial, questions_for_record
+
+FX = FY = 80.0
+WIDTH, HEIGHT = 128, 96
+# A level camera: camera x -> world x (east), camera y (down) -> world -z, camera z -> world y.
+LEVEL_CAMERA_TO_WORLD = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 1.2], [0, 0, 0, 1]], float)
+OBJECTS = [  # color, category, centre in the camera frame (m), box size (m)
+    ("red", "box", (-1.0, 0.0, 3.0), (0.4, 0.4, 0.4)),
+    ("blue", "chair", (1.0, 0.0, 3.0), (0.5, 0.9, 0.5)),
+    ("green", "lamp", (0.0, 0.0, 5.0), (0.3, 1.5, 0.3)),
+    ("yellow", "box", (0.0, 0.2, 2.0), (0.2, 0.2, 0.2)),
+]
+
+
+def painted_record(scene_id="kitchen", objects=OBJECTS):
+    """Boxes painted far to near into depth / mask / image as their projected rectangles."""
+    depth = np.full((HEIGHT, WIDTH), 8.0, np.float32)
+    mask = np.zeros((HEIGHT, WIDTH), np.int32)
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    instances = []
+    order = sorted(range(len(objects)), key=lambda i: -objects[i][2][2])
+    for index in order:
+        color, category, (x, y, z), size = objects[index]
+        u, v = FX * x / z + WIDTH / 2, FY * y / z + HEIGHT / 2
+        half_u, half_v = FX * size[0] / 2 / z, FY * size[1] / 2 / z
+        rows = slice(max(0, int(v - half_v)), int(v + half_v) + 1)
+        cols = slice(max(0, int(u - half_u)), int(u + half_u) + 1)
+        depth[rows, cols], mask[rows, cols], image[rows, cols] = z, index + 1, 40 * (index + 1)
+    for index, (color, category, center, size) in enumerate(objects):
+        instances.append({"instance_id": index + 1, "category": category, "color": color, "center_m": list(center),
+                          "size_m": list(size), "yaw_rad": 0.0, "pixel_count": int((mask == index + 1).sum())})
+    return {"image": image, "depth": depth, "intrinsics": [FX, FY, WIDTH / 2, HEIGHT / 2], "source": "test",
+            "instances": instances, "instance_mask": mask, "camera_to_world": LEVEL_CAMERA_TO_WORLD,
+            "scene_id": scene_id, "camera_model_id": -1}
+
+
+CENTRES = {f"{c} {k}": np.array(p) for c, k, p, _ in OBJECTS}
+SIZES = {f"{c} {k}": np.array(s) for c, k, _, s in OBJECTS}
+
+
+def top_view_direction(standing, facing, target):
+    """Independent check in the floor plane (x east, z north): left/right by the 2D cross product."""
+    f = CENTRES[facing][[0, 2]] - CENTRES[standing][[0, 2]]
+    t = CENTRES[target][[0, 2]] - CENTRES[standing][[0, 2]]
+    side = "left" if f[0] * t[1] - f[1] * t[0] > 0 else "right"
+    ahead = float(np.dot(f, t)) > 0
+    angle = math.degrees(math.acos(np.dot(f, t) / np.linalg.norm(f) / np.linalg.norm(t)))
+    return side, ahead, angle
+
+
+def chosen(item):
+    letter = item["ground_truth"]
+    return next(o[3:] for o in item["options"] if o.startswith(letter + ". "))
+
+
+def test_every_answer_matches_the_scene_geometry():
+    config = SynthSpatialConfig(questions_per_type=6, min_pixels=20)
+    items = questions_for_record(painted_record(), np.random.default_rng(0), config)
+    kinds = {item["question_type"] for item in items}
+    assert kinds == {"object_abs_distance", "object_size_estimation", "object_camera_distance", "object_counting",
+                     "object_depth_order", "object_rel_distance", "object_rel_direction_easy",
+                     "object_rel_direction_medium", "object_rel_direction_hard"}
+    for item in items:
+        qtype, names = item["question_type"], item["objects"]
+        if qtype == "object_abs_distance":
+            assert float(item["ground_truth"]) == pytest.approx(np.linalg.norm(CENTRES[names[0]] - CENTRES[names[1]]), abs=0.005)
+        elif qtype == "object_size_estimation":
+            assert int(item["ground_truth"]) == round(100 * SIZES[names[0]].max())
+        elif qtype == "object_camera_distance":
+            assert float(item["ground_truth"]) == pytest.approx(np.linalg.norm(CENTRES[names[0]]), abs=0.005)
+        elif qtype == "object_counting":
+            assert item["ground_truth"] == {"box": "2", "chair": "1", "lamp": "1"}[names[0]]
+        elif qtype == "object_depth_order":
+            assert chosen(item) == min(names, key=lambda n: np.linalg.norm(CENTRES[n]))
+        elif qtype == "object_rel_distance":
+            reference, *candidates = names
+            assert chosen(item) == min(candidates, key=lambda n: np.linalg.norm(CENTRES[n] - CENTRES[reference]))
+        else:
+            side, ahead, angle = top_view_direction(*names)
+            answer = chosen(item)
+            if qtype == "object_rel_direction_easy":
+                assert answer == side
+            elif qtype == "object_rel_direction_medium":
+                assert answer == ("back" if angle > 135 else side)
+            else:
+                assert answer == ("front-" if ahead else "back-") + side
+
+
+def test_known_questions_have_the_expected_answers():
+    items = questions_for_record(painted_record(), np.random.default_rng(0), SynthSpatialConfig(questions_per_type=50))
+    by_question = {item["question"]: item for item in items}
+    assert by_question["How many boxes are in the image?"]["ground_truth"] == "2"
+    red_blue = "What is the distance between the centres of the red box and the blue chair (in meters)?"
+    assert by_question[red_blue]["ground_truth"] == "2.00"
+    lamp = by_question["If I am standing by the red box and facing the blue chair, is the green lamp to my left or the right?"]
+    assert chosen(lamp) == "left"
+
+
+def test_ambiguous_objects_are_not_asked_about():
+    twins = OBJECTS + [("red", "box", (3.5, 0.0, 6.0), (0.4, 0.4, 0.4))]  # a second "red box"
+    items = questions_for_record(painted_record(objects=twins), np.random.default_rng(0), SynthSpatialConfig(50))
+    assert not any("red box" in item["objects"] for item in items)
+    assert {i["ground_truth"] for i in items if i["question"] == "How many boxes are in the image?"} == {"3"}
+
+
+def test_same_seed_same_dataset_and_perfect_answers_score_one(tmp_path):
+    records = [painted_record(f"scene{i}") for i in range(12)]
+    first = build_synthspatial(records, str(tmp_path / "a"), seed=3)
+    again = build_synthspatial(records, str(tmp_path / "b"), seed=3)
+    other = build_synthspatial(records, str(tmp_path / "c"), seed=4)
+    assert (tmp_path / "a" / "README.md").read_text() == (tmp_path / "b" / "README.md").read_text()
+    for split in first:
+        assert first[split].to_list() == again[split].to_list()
+    assert set(first) <= {"train", "validation", "test"} and "train" in first
+    assert {s: first[s]["ground_truth"] for s in first} != {s: other[s]["ground_truth"] for s in other}
+    scenes = {s: set(first[s]["scene_id"]) for s in first}
+    assert sum(len(v) for v in scenes.values()) == 12  # each scene sits in exactly one split
+
+    import datasets
+
+    loaded = datasets.load_dataset(str(tmp_path / "a"), split="train")
+    assert loaded.features["image"].__class__.__name__ == "Image" and len(loaded) == len(first["train"])
+    perfect = [{**row, "prediction": row["ground_truth"]} for row in loaded.remove_columns("image")]
+    assert score_items("synthspatial", perfect)["scores"]["overall"] == 1.0
