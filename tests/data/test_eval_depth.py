@@ -1,0 +1,74 @@
+"""``ma-vlm eval depth`` scores a predictor; the interpolation baseline is the reference."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ma_vlm.cli import main
+from ma_vlm.data.baselines import InterpolationBaseline
+from ma_vlm.data.depth_benchmarks import open_depth_benchmark
+from ma_vlm.data.eval_depth import evaluate_depth
+from ma_vlm.errors import MaVlmInputError
+
+
+def _write_folder(root, count=2, height=24, width=32):
+    """Depth ramps 1 + 0.05 u + 0.1 v metres (+ a per-image offset) in millimetre PNGs."""
+    v, u = np.mgrid[0:height, 0:width]
+    for i in range(count):
+        depth_m = 1.0 + 0.05 * u + 0.1 * v + i
+        Image.fromarray(np.full((height, width, 3), 120, np.uint8)).save(root / f"img{i}.png")
+        Image.fromarray(np.round(depth_m * 1000).astype(np.uint16)).save(root / f"img{i}_depth.png")
+        (root / f"img{i}.json").write_text(json.dumps({"cam_in": [30.0, 30.0, 15.5, 11.5]}))
+
+
+def test_linear_interpolation_of_a_grid_prompt_recovers_a_depth_ramp(tmp_path):
+    _write_folder(tmp_path)
+    benchmark = open_depth_benchmark(tmp_path)
+    linear = evaluate_depth(InterpolationBaseline("linear"), benchmark, "grid:4", progress=False)
+    nearest = evaluate_depth(InterpolationBaseline("nearest"), benchmark, "grid:4", progress=False)
+
+    assert linear["num_images"] == 2 and len(linear["per_image"]) == 2
+    assert linear["metrics"]["abs_rel"] < 0.01  # exact inside the prompt's hull
+    assert nearest["metrics"]["abs_rel"] > linear["metrics"]["abs_rel"]
+    assert linear["metrics"]["delta1"] > 0.99  # only corners outside the hull miss
+
+
+def test_eval_depth_cli_writes_a_report(tmp_path):
+    (tmp_path / "bench").mkdir()
+    _write_folder(tmp_path / "bench")
+    output = tmp_path / "report.json"
+    code = main(["eval", "depth", "--model", "baseline:nearest", "--data", str(tmp_path / "bench"),
+                 "--prompt", "uniform:0.05", "--output", str(output), "--seed", "3"])
+    report = json.loads(output.read_text())
+    assert code == 0 and report["model"] == "baseline:nearest" and report["prompt"] == "uniform:0.05"
+    assert report["num_images"] == 2 and 0 < report["metrics"]["abs_rel"] < 0.2
+    assert set(report["metrics"]) == {"abs_rel", "sq_rel", "rmse", "rmse_log", "log10",
+                                      "delta1", "delta2", "delta3"}
+    again = tmp_path / "again.json"
+    main(["eval", "depth", "--model", "baseline:nearest", "--data", str(tmp_path / "bench"),
+          "--prompt", "uniform:0.05", "--output", str(again), "--seed", "3"])
+    assert json.loads(again.read_text())["metrics"] == report["metrics"]  # seeded prompts
+
+
+def test_baseline_without_a_prompt_and_unknown_model_are_input_errors(tmp_path, capsys):
+    _write_folder(tmp_path)
+    with pytest.raises(MaVlmInputError, match="needs a prompt"):
+        evaluate_depth(InterpolationBaseline("linear"), open_depth_benchmark(tmp_path), None, progress=False)
+    assert main(["eval", "depth", "--model", "no/such/dir", "--data", str(tmp_path),
+                 "--output", str(tmp_path / "r.json")]) == 2
+    assert "neither baseline" in capsys.readouterr().err
+
+
+def test_any_callable_is_a_predictor(tmp_path):
+    _write_folder(tmp_path, count=1)
+    seen = {}
+
+    def predict(image, intrinsics, prompt_depth):
+        seen.update(shape=image.shape, intrinsics=intrinsics, prompt=prompt_depth)
+        return np.full(image.shape[:2], 2.0, np.float32)
+
+    report = evaluate_depth(predict, open_depth_benchmark(tmp_path), None, progress=False)
+    assert seen == {"shape": (24, 32, 3), "intrinsics": [30.0, 30.0, 15.5, 11.5], "prompt": None}
+    assert report["metrics"]["delta3"] < 1.0
