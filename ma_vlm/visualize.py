@@ -43,8 +43,8 @@ def save_depth_colormap(depth_m: np.ndarray, path: str | Path, title: str | None
     inverse = np.where(valid, 1.0 / np.where(valid, depth_m, 1.0), np.nan)
     height, width = depth_m.shape
     figure, axis = plt.subplots(figsize=(6.4 * width / max(height, width) + 1.2, 6.4 * height / max(height, width)))
-    cmap = plt.get_cmap("turbo").copy()
-    cmap.set_bad("0.5")
+    cmap = plt.get_cmap("turbo")
+    cmap = cmap.with_extremes(bad="0.5")
     image = axis.imshow(inverse, cmap=cmap, norm=Normalize(1 / far, 1 / near))
     axis.set_axis_off()
     if title:

@@ -7,7 +7,7 @@ classes and as the `vision_config` of Transformers' own LLaVA, without trust_rem
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForDepthEstimation
 
-from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig, MetricAnythingViTConfig
 from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
 from ma_vlm.encoders.inference import predict_metric_depth
 from ma_vlm.encoders.modeling_metric_anything import (
@@ -20,6 +20,7 @@ from ma_vlm.encoders.modeling_metric_anything import (
 from ma_vlm.encoders.presets import PRESETS, preset_config
 
 AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
+AutoConfig.register(MetricAnythingViTConfig.model_type, MetricAnythingViTConfig, exist_ok=True)
 AutoModel.register(MetricAnythingConfig, MetricAnythingModel, exist_ok=True)
 AutoModelForDepthEstimation.register(MetricAnythingConfig, MetricAnythingForDepthEstimation, exist_ok=True)
 AutoImageProcessor.register(

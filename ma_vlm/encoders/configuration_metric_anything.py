@@ -11,8 +11,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers import Dinov2Config, DINOv3ViTConfig, PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
 
@@ -39,7 +38,25 @@ OFFICIAL_BACKBONE = dict(
     pos_embed_rescale=2.0,
 )
 
-SUPPORTED_BACKBONES = ("dinov3_vit", "dinov2")
+
+
+@strict
+class MetricAnythingViTConfig(DINOv3ViTConfig):
+    """Transformers' DINOv3 ViT config under a model_type of its own.
+
+    Why: when Transformers loads a composite model (our tower inside LLaVA), it applies every
+    sub-model's hub-checkpoint key renaming to *all* keys, and DINOv3's regex (`layer.` ->
+    `model.layer.`) also rewrites the language model's `layers.` and `layernorm`. Our checkpoints
+    are already in Transformers' layout, so the backbone opts out by not being `dinov3_vit`.
+    The model class is still Transformers' own `DINOv3ViTModel`.
+    """
+
+    model_type = "metric_anything_vit"
+
+
+_BACKBONE_CONFIGS = {"dinov3_vit": MetricAnythingViTConfig, "metric_anything_vit": MetricAnythingViTConfig,
+                     "dinov2": Dinov2Config}
+SUPPORTED_BACKBONES = tuple(_BACKBONE_CONFIGS)
 # Metric inverse depth is clamped to this range (1/m) before inversion, so depth lies in
 # [1e-3, 1e3] metres, as in the official code.
 INVERSE_DEPTH_CLAMP = (1e-3, 1e3)
@@ -85,6 +102,8 @@ class MetricAnythingConfig(PreTrainedConfig):
         backbone = self.backbone_config
         if backbone is None:
             backbone = deepcopy(OFFICIAL_BACKBONE)
+        if isinstance(backbone, PreTrainedConfig) and not isinstance(backbone, tuple(_BACKBONE_CONFIGS.values())):
+            backbone = backbone.to_dict()
         if isinstance(backbone, dict):
             backbone = deepcopy(backbone)
             model_type = backbone.pop("model_type", "dinov3_vit")
@@ -92,7 +111,9 @@ class MetricAnythingConfig(PreTrainedConfig):
                 raise MaVlmInputError(
                     f"backbone model_type {model_type!r} is not supported; use one of {SUPPORTED_BACKBONES}"
                 )
-            backbone = CONFIG_MAPPING[model_type](**backbone)
+            for derived in ("stage_names", "out_features", "out_indices"):
+                backbone.pop(derived, None)
+            backbone = _BACKBONE_CONFIGS[model_type](**backbone)
         self.backbone_config = backbone
         for name in ("tile_overlaps", "tap_layers", "tap_feature_dims", "tap_upsample_steps",
                      "level_feature_dims", "level_upsample_steps"):
@@ -155,4 +176,4 @@ class MetricAnythingConfig(PreTrainedConfig):
         return 1 + getattr(self.backbone_config, "num_register_tokens", 0)
 
 
-__all__ = ["MetricAnythingConfig", "OFFICIAL_BACKBONE"]
+__all__ = ["MetricAnythingConfig", "MetricAnythingViTConfig", "OFFICIAL_BACKBONE"]

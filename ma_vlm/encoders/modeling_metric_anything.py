@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoModel, PreTrainedModel
+from transformers import Dinov2Model, DINOv3ViTModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -111,7 +111,8 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
 
     def __init__(self, config: MetricAnythingConfig):
         super().__init__(config)
-        self.backbone = AutoModel.from_config(config.backbone_config)
+        backbone_class = Dinov2Model if config.backbone_config.model_type == "dinov2" else DINOv3ViTModel
+        self.backbone = backbone_class(config.backbone_config)
         self.post_init()
 
     @property

@@ -1,0 +1,95 @@
+"""`ma-vlm convert` and `ma-vlm depth`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ma_vlm.errors import MaVlmInputError
+
+
+def register(subparsers) -> None:
+    convert = subparsers.add_parser("convert", help="official checkpoint -> Transformers folder")
+    convert.add_argument("checkpoint", help="student_depthmap.pt / .safetensors, a folder, or a hub id org/name[/file]")
+    convert.add_argument("output_dir")
+    convert.add_argument("--num-attention-heads", type=int, default=None,
+                         help="ViT heads (default: from the RoPE buffer, else the official 20)")
+    convert.add_argument("--tap-layers", type=int, nargs=4, default=None, help="0-based tapped blocks (default 7 13 19 25)")
+    convert.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT_DIR")
+    convert.set_defaults(func=run_convert)
+
+    depth = subparsers.add_parser("depth", help="metric depth, colour map and point cloud per image")
+    depth.add_argument("images", nargs="+")
+    depth.add_argument("--model", required=True, help="converted folder or hub id")
+    depth.add_argument("--output", required=True, help="output folder")
+    focal = depth.add_mutually_exclusive_group()
+    focal.add_argument("--focal-length-px", type=float, help="focal length in pixels of the input images")
+    focal.add_argument("--assume-fov", type=float, metavar="DEG",
+                       help="assume this horizontal field of view for images without <stem>.json")
+    depth.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
+    depth.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    depth.set_defaults(func=run_depth)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ma_vlm.encoders.convert_official import convert_checkpoint
+
+    model = convert_checkpoint(args.checkpoint, args.output_dir, args.num_attention_heads,
+                               tuple(args.tap_layers) if args.tap_layers else None, args.overwrite)
+    count = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.output_dir}: MetricAnythingForDepthEstimation, {count:,} parameters")
+    return 0
+
+
+def camera_for_image(image_path: Path, width: int, height: int, focal_length_px=None, assume_fov=None):
+    """Intrinsics for one image: --focal-length-px, else <stem>.json, else --assume-fov, else an error."""
+    from ma_vlm.geometry import Intrinsics
+
+    if focal_length_px is not None:
+        return Intrinsics.from_focal_length(focal_length_px, width, height)
+    sidecar = image_path.with_suffix(".json")
+    if sidecar.exists():
+        return Intrinsics.from_json(sidecar)
+    if assume_fov is not None:
+        return Intrinsics.from_fov(assume_fov, width, height)
+    raise MaVlmInputError(
+        f"no focal length for {image_path.name}: pass --focal-length-px F (pixels), put "
+        f'{sidecar.name} with {{"cam_in": [fx, fy, cx, cy]}} beside the image, or choose a field of view '
+        "explicitly with --assume-fov DEG"
+    )
+
+
+def run_depth(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+    from tqdm import tqdm
+
+    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, predict_metric_depth
+    from ma_vlm.geometry import backproject
+    from ma_vlm.visualize import save_depth_colormap, save_npy, save_point_cloud_ply
+
+    paths = [Path(p) for p in args.images]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise MaVlmInputError(f"image not found: {', '.join(missing)}")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = getattr(torch, args.dtype)
+    model = MetricAnythingForDepthEstimation.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    processor = MetricAnythingImageProcessor.from_pretrained(args.model)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    for path in tqdm(paths, desc="depth", unit="image"):
+        try:
+            image = Image.open(path)
+            image.load()
+        except (UnidentifiedImageError, OSError) as error:
+            raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
+        intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
+        depth_m = predict_metric_depth(model, processor, image, intrinsics.fx)
+        rgb = np.asarray(image.convert("RGB"))
+        save_npy(depth_m, output / f"{path.stem}.npy")
+        save_depth_colormap(depth_m, output / f"{path.stem}.png", title=f"{path.name} (fx {intrinsics.fx:.1f} px)")
+        save_point_cloud_ply(backproject(depth_m, intrinsics), rgb, output / f"{path.stem}.ply")
+    print(f"wrote {len(paths)} x (.npy metres, .png colour map, .ply point cloud) to {output}")
+    return 0
