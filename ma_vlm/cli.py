@@ -18,6 +18,7 @@ from ma_vlm.errors import MaVlmInputError
 COMMAND_MODULES = [
     "ma_vlm.encoders.cli",
     "ma_vlm.data.cli",
+    "ma_vlm.pretrain.cli",
 ]
 # Sub-commands of ``ma-vlm eval`` (``score``, ``spatial``, ``depth``).
 EVAL_COMMAND_MODULES = [
