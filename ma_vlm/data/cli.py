@@ -1,6 +1,7 @@
 """``ma-vlm data ...``: make synthetic RGB-D data.
 
     ma-vlm data generate --output DIR --scenes N --seed S [--workers K] [--camera-models M]
+    ma-vlm data import --data PATH --output DIR [--format F] [--source NAME]
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ def register(subparsers) -> None:
                                "lidar, tof, stereo, sfm, mvs, lowres")
     generate.set_defaults(func=_generate)
 
+    convert = commands.add_parser(
+        "import", help="convert an external RGB-D source (NYUv2 .mat, KITTI, <stem>_depth.png folder) "
+                       "to our Hugging Face schema",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    convert.add_argument("--data", required=True, help="the source path (see `ma-vlm eval depth --help`)")
+    convert.add_argument("--output", required=True, help="output folder (data/*.parquet)")
+    convert.add_argument("--format", default="auto", choices=["auto", "nyuv2", "kitti", "folder"])
+    convert.add_argument("--source", default=None, help="source tag written in each record (default: the format)")
+    convert.set_defaults(func=_import)
+
 
 def _generate(args) -> int:
     import time
@@ -50,4 +62,16 @@ def _generate(args) -> int:
     seconds = time.perf_counter() - start
     print(f"wrote {args.scenes} scenes to {output} in {seconds:.1f} s "
           f"({args.scenes / seconds:.1f} scenes/s, {args.workers} workers)")
+    return 0
+
+
+def _import(args) -> int:
+    from ma_vlm.data.depth_benchmarks import open_depth_benchmark
+    from ma_vlm.data.loading import write_rgbd_shards
+
+    benchmark = open_depth_benchmark(args.data, args.format)
+    source = args.source or benchmark.name
+    records = ({**sample, "source": source} for sample in benchmark.samples())
+    count = write_rgbd_shards(records, args.output, total=benchmark.num_samples)
+    print(f"wrote {count} records ({benchmark.name} -> source {source!r}) to {args.output}")
     return 0

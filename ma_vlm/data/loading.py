@@ -62,6 +62,37 @@ def records_to_dataset(records):
     return datasets.Dataset.from_list([encode_record(r) for r in records], features=rgbd_features())
 
 
+def write_rgbd_shards(records, output_dir: str | Path, records_per_shard: int = 1000,
+                      total: int | None = None) -> int:
+    """Stream decoded records into ``output_dir/data/train-XXXXX.parquet`` shards (each written
+    atomically), readable with ``load_rgbd_dataset(output_dir)``. Returns the record count."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    data_dir = Path(output_dir) / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    buffer, shard, count = [], 0, 0
+
+    def flush():
+        nonlocal shard
+        final = data_dir / f"train-{shard:05d}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        records_to_dataset(buffer).to_parquet(str(tmp))
+        os.replace(tmp, final)
+        shard += 1
+        buffer.clear()
+
+    for record in tqdm(records, total=total, unit="record", desc="writing"):
+        buffer.append(record)
+        count += 1
+        if len(buffer) == records_per_shard:
+            flush()
+    if buffer:
+        flush()
+    return count
+
+
 def resize_record(record: dict, height_px: int, width_px: int) -> dict:
     """Resize image (bilinear) and depth / instance mask (nearest: no invented depths at
     edges) to (height_px, width_px); intrinsics scale per axis, so fx != fy after a change of

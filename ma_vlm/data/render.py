@@ -128,8 +128,10 @@ def _render_with(renderer: SceneRenderer, spec: SceneSpec, camera: CameraModel) 
     model = mujoco.MjModel.from_xml_string(scene_to_mjcf(spec, width, height, camera.fovy_deg))
     model.light_castshadow[:] = 0
     image, depth, geom_ids = renderer.render_passes(model)
-    geom_ids[depth >= 0.999 * spec.far_m] = -1
-    depth[depth >= 0.999 * spec.far_m] = 0.0  # nothing hit before the far plane
+    # A pixel has depth only where a geom was hit (not the sky, not beyond the far plane).
+    nothing_hit = (geom_ids < 0) | (depth >= 0.999 * spec.far_m)
+    geom_ids[nothing_hit] = -1
+    depth[nothing_hit] = 0.0
 
     # geom id -> instance id (object i is body "obj{i}" -> instance i + 1; background -> 0)
     geom_to_instance = np.zeros(model.ngeom + 1, np.int32)

@@ -341,6 +341,9 @@ def scene_to_mjcf(spec: SceneSpec, width_px: int, height_px: int, fovy_deg: floa
                       f'euler="0 0 {obj.yaw_rad:.9g}">{geoms}</body>')
     x_axis, y_axis = look_at_xyaxes(spec.camera_position_m, spec.camera_target_m)
     light = spec.light_intensity
+    # A sky for outdoor layouts: colour only, its pixels get depth 0 (no geom hit).
+    sky = ('<texture type="skybox" builtin="gradient" rgb1="0.55 0.7 0.95" rgb2="0.95 0.95 1" '
+           'width="64" height="64"/>') if spec.layout == "street" else ""
     return f"""<mujoco model="{spec.scene_id or spec.layout}">
   <compiler angle="radian"/>
   <statistic extent="1" center="0 0 0"/>
@@ -350,7 +353,7 @@ def scene_to_mjcf(spec: SceneSpec, width_px: int, height_px: int, fovy_deg: floa
     <headlight ambient="{0.35 * light:.3f} {0.35 * light:.3f} {0.35 * light:.3f}" diffuse="{0.5 * light:.3f} {0.5 * light:.3f} {0.5 * light:.3f}" specular="0.05 0.05 0.05"/>
     <quality shadowsize="0" offsamples="0"/>
   </visual>
-  <asset>{''.join(assets)}</asset>
+  <asset>{sky}{''.join(assets)}</asset>
   <worldbody>
     <light directional="true" dir="-0.3 -0.2 -1" diffuse="{0.4 * light:.3f} {0.4 * light:.3f} {0.4 * light:.3f}" castshadow="false"/>
     <camera name="view" pos="{_fmt(spec.camera_position_m)}" xyaxes="{_fmt(x_axis)} {_fmt(y_axis)}" fovy="{fovy_deg:.12g}"/>

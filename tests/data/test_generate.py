@@ -76,3 +76,31 @@ def test_external_source_saved_to_disk_loads_and_batches_for_torch(tmp_path):
     # Resizing 12 x 16 -> 8 x 8 scales fy by 8/12 and fx by 8/16; the centre stays the centre.
     torch.testing.assert_close(batch["intrinsics"][0], torch.tensor([6.4, 12.8 * 8 / 12, 3.5, 3.5]))
     assert torch.equal(dataset[0]["prompt_depth"], dataset[0]["prompt_depth"])  # seeded
+
+
+def test_generation_can_draw_noisy_sources_per_scene():
+    from ma_vlm.data.generate import GenerationConfig, scene_record
+
+    config = GenerationConfig(num_scenes=3, seed=1, num_camera_models=10, max_side_px=64,
+                              sources=("lidar",))
+    record = scene_record(config, 0)
+    clean = scene_record(GenerationConfig(num_scenes=3, seed=1, num_camera_models=10, max_side_px=64), 0)
+    assert record["source"] == "lidar" and clean["source"] == "render"
+    assert np.array_equal(record["image"], clean["image"])  # same scene, same camera
+    assert 0 < (record["depth"] > 0).sum() < (clean["depth"] > 0).sum()  # scan lines only
+
+
+def test_import_cli_converts_a_benchmark_folder_to_our_schema(tmp_path):
+    import json as json_module
+
+    from PIL import Image
+
+    (tmp_path / "raw").mkdir()
+    Image.fromarray(np.zeros((5, 7, 3), np.uint8)).save(tmp_path / "raw" / "a.png")
+    Image.fromarray(np.full((5, 7), 1500, np.uint16)).save(tmp_path / "raw" / "a_depth.png")
+    (tmp_path / "raw" / "a.json").write_text(json_module.dumps({"cam_in": [5.0, 5.0, 3.0, 2.0]}))
+    assert main(["data", "import", "--data", str(tmp_path / "raw"), "--output", str(tmp_path / "hf"),
+                 "--source", "my_rgbd"]) == 0
+    (record,) = _decoded(tmp_path / "hf")
+    assert record["source"] == "my_rgbd" and record["depth"][0, 0] == np.float32(1.5)
+    assert record["intrinsics"] == [5.0, 5.0, 3.0, 2.0] and record["scene_id"] == "a"
