@@ -56,7 +56,10 @@ class ImageTextGenerator:
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.processor = AutoProcessor.from_pretrained(model_path)
-        self.processor.tokenizer.padding_side = "left"  # generation continues on the right
+        tokenizer = self.processor.tokenizer
+        tokenizer.padding_side = "left"  # generation continues on the right
+        if tokenizer.pad_token is None:  # many chat LLMs ship without one; batching needs it
+            tokenizer.pad_token = tokenizer.eos_token
         self.model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
 
     def generate(self, batch: list[tuple[list, str]], max_new_tokens: int) -> list[str]:
@@ -72,7 +75,8 @@ class ImageTextGenerator:
         inputs = self.processor(text=prompts, images=images or None, padding=True, return_tensors="pt")
         inputs = inputs.to(self.device)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                         pad_token_id=self.processor.tokenizer.pad_token_id)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
