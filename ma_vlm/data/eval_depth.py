@@ -51,7 +51,7 @@ def load_predictor(model: str):
 
 
 def _prompt_for(sample: dict, prompt_spec: str | None, sampler, seed: int, index: int):
-    if prompt_spec is None or sampler is None:
+    if prompt_spec is None:
         return None
     if prompt_spec == "sensor":
         if "sensor_depth" not in sample:

@@ -99,6 +99,11 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
     camera_zoo(config.num_camera_models, config.max_side_px, config.min_side_px)  # validates
     output_dir = Path(output_dir)
     data_dir = output_dir / "data"
+    if data_dir.is_dir() and any(data_dir.glob("*.parquet")):
+        raise MaVlmInputError(
+            f"{data_dir} already holds parquet shards; choose a new --output or delete that folder "
+            "(mixing two generations would silently duplicate scenes)."
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     # At least one shard per worker, at most ``scenes_per_shard`` scenes per shard.
     num_shards = max(-(-config.num_scenes // config.scenes_per_shard), min(workers, config.num_scenes))

@@ -33,26 +33,12 @@ def _png16(path, values):
     Image.fromarray(values.astype(np.uint16)).save(path)
 
 
-def test_kitti_depth_selection_reads_uint16_over_256_and_intrinsics_txt(tmp_path):
-    root = tmp_path / "depth_selection" / "val_selection_cropped"
-    for folder in ("image", "groundtruth_depth", "velodyne_raw", "intrinsics"):
-        (root / folder).mkdir(parents=True)
-    stem = "2011_09_26_drive_0002_sync_{}_0000000005_image_02"
-    Image.fromarray(np.full((4, 12, 3), 90, np.uint8)).save(root / "image" / f"{stem.format('image')}.png")
-    gt = np.zeros((4, 12), np.uint16)
-    gt[2, 3] = 256 * 10 + 128  # 10.5 m
-    _png16(root / "groundtruth_depth" / f"{stem.format('groundtruth_depth')}.png", gt)
-    lidar = np.zeros((4, 12), np.uint16)
-    lidar[1, 1] = 256 * 7  # 7 m
-    _png16(root / "velodyne_raw" / f"{stem.format('velodyne_raw')}.png", lidar)
-    (root / "intrinsics" / f"{stem.format('image')}.txt").write_text(
-        "721.5377 0.0 596.5593 0.0 721.5377 149.854 0.0 0.0 1.0")
-
-    benchmark = open_depth_benchmark(tmp_path)
+def test_kitti_depth_selection_reads_uint16_over_256_and_intrinsics_txt(kitti_selection):
+    benchmark = open_depth_benchmark(kitti_selection)
     (sample,) = benchmark.samples()
     assert benchmark.name == "kitti" and benchmark.protocol.crop == "garg"
-    assert sample["depth"][2, 3] == 10.5 and (sample["depth"] > 0).sum() == 1
-    assert sample["sensor_depth"][1, 1] == 7.0
+    assert sample["depth"][2, 3] == 10.5 and (sample["depth"] > 0).sum() == 2
+    assert sample["sensor_depth"][1, 1] == 7.0 and (sample["sensor_depth"] > 0).sum() == 1
     assert sample["intrinsics"] == [721.5377, 721.5377, 596.5593, 149.854]
     assert sample["image"].shape == (4, 12, 3)
 

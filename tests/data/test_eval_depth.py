@@ -72,3 +72,14 @@ def test_any_callable_is_a_predictor(tmp_path):
     report = evaluate_depth(predict, open_depth_benchmark(tmp_path), None, progress=False)
     assert seen == {"shape": (24, 32, 3), "intrinsics": [30.0, 30.0, 15.5, 11.5], "prompt": None}
     assert report["metrics"]["delta3"] < 1.0
+
+
+def test_kitti_sensor_prompt_uses_the_benchmarks_own_lidar(kitti_selection, tmp_path):
+    output = tmp_path / "kitti.json"
+    assert main(["eval", "depth", "--model", "baseline:nearest", "--data", str(kitti_selection),
+                 "--prompt", "sensor", "--crop", "none", "--output", str(output)]) == 0
+    report = json.loads(output.read_text())
+    # The one LiDAR return (7 m) fills the image: errors vs 10.5 m and 12 m ground truth.
+    expected = ((10.5 - 7) / 10.5 + (12 - 7) / 12) / 2
+    assert report["metrics"]["abs_rel"] == pytest.approx(expected)
+    assert report["protocol"]["max_depth_m"] == 80.0 and report["protocol"]["crop"] is None

@@ -1,6 +1,7 @@
 """The renderer's depth is metric z-depth consistent with the intrinsics and the camera pose."""
 
 import numpy as np
+import pytest
 
 from ma_vlm.geometry import Intrinsics, backproject
 from ma_vlm.data.cameras import CameraModel, camera_zoo
@@ -53,6 +54,23 @@ def test_floor_points_back_project_onto_the_floor_plane_through_the_pose():
     assert len(points) > 1000
     np.testing.assert_allclose(world[:, 2], 0.0, atol=2e-3)  # every pixel lies on z = 0
     np.testing.assert_allclose(record["camera_to_world"][:3, 3], [0.3, -0.2, 1.5])
+
+
+def test_camera_pose_matches_mujocos_camera_frame():
+    import mujoco
+
+    from ma_vlm.data.render import camera_to_world_opencv
+    from ma_vlm.data.scenes import scene_to_mjcf
+
+    spec = _spec([], position=(0.3, -0.2, 1.5), target=(3.0, 1.0, 0.0))
+    model = mujoco.MjModel.from_xml_string(scene_to_mjcf(spec, 64, 48, CAMERA.fovy_deg))
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    pose = camera_to_world_opencv(spec.camera_position_m, spec.camera_target_m)
+    # OpenCV axes are MuJoCo's camera axes with y and z flipped (MuJoCo looks along -z).
+    np.testing.assert_allclose(pose[:3, :3], data.cam_xmat[0].reshape(3, 3) @ np.diag([1, -1, -1]), atol=1e-6)
+    np.testing.assert_allclose(pose[:3, 3], data.cam_xpos[0])
+    assert model.cam_fovy[0] == pytest.approx(CAMERA.fovy_deg)  # fy = H / (2 tan(fovy / 2)) = 40
 
 
 def test_procedural_layouts_render_objects_with_masks_and_boxes():
