@@ -19,7 +19,12 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP, MetricAnythingConfig
-from ma_vlm.encoders.decoder_metric_anything import MetricAnythingDecoder, MetricAnythingHead, MetricAnythingNeck
+from ma_vlm.encoders.decoder_metric_anything import (
+    MetricAnythingDecoder,
+    MetricAnythingHead,
+    MetricAnythingNeck,
+    MetricAnythingPromptLayer,
+)
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.errors import MaVlmInputError
 
@@ -98,6 +103,9 @@ class MetricAnythingPreTrainedModel(PreTrainedModel):
             init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's default conv init
             if module.bias is not None:
                 init.zeros_(module.bias)
+        if isinstance(module, MetricAnythingPromptLayer):  # runs after its convs: zero the output conv
+            init.zeros_(module.convolution3.weight)
+            init.zeros_(module.convolution3.bias)
 
 
 class MetricAnythingModel(MetricAnythingPreTrainedModel):
@@ -181,7 +189,7 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
         output_hidden_states = output_hidden_states or self.config.output_hidden_states
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch = pixel_values.shape[0]
-        pixel_values = pixel_values.to(self.get_input_embeddings().weight.dtype)
+        pixel_values = pixel_values.to(next(self.backbone.parameters()).dtype)
         keep_last = batch if output_hidden_states else 0
         tap_features = level_features = None
 
@@ -242,16 +250,25 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         self,
         pixel_values: torch.Tensor,
         focal_length_px: torch.Tensor | float | None = None,
+        prompt_depth: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> MetricAnythingDepthEstimatorOutput | tuple:
         """pixel_values: (B, 3, S, S); focal_length_px: (B,) or scalar, focal length in pixels of
-        `pixel_values` (the image processor converts from the original image)."""
+        `pixel_values` (the image processor converts from the original image).
+
+        prompt_depth (teacher, `config.use_prompt`): (B, 1, S, S) or (B, S, S) sparse metric depth
+        in metres at network size, 0 = missing (`MetricAnythingImageProcessor.prepare_prompt_depth`);
+        needs `focal_length_px`. Images whose prompt is all zero run as without a prompt.
+        """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
+        prompt = None
+        if prompt_depth is not None:
+            prompt = self.prompt_in_canonical_units(prompt_depth, focal_length_px, pixel_values.shape[0])
         features = self.neck(tower.tap_features, tower.level_features)
-        canonical = self.head(self.decoder(features)).squeeze(1)  # (B, S, S)
+        canonical = self.head(self.decoder(features, prompt=prompt)).squeeze(1)  # (B, S, S)
 
         inverse_depth = predicted_depth = None
         if focal_length_px is not None:
@@ -266,6 +283,38 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             hidden_states=tower.hidden_states,
         )
         return output if return_dict else output.to_tuple()
+
+    def prompt_in_canonical_units(self, prompt_depth: torch.Tensor, focal_length_px, batch: int) -> torch.Tensor:
+        """(B, 1|-, S, S) metres, 0 = missing -> (B, 2, S, S) [canonical inverse depth, validity].
+
+        The head predicts canonical inverse depth c with metric inverse depth = c * S / f, so a
+        prompt of depth d metres is c = f / (S * d): the prompt speaks the head's own units.
+        """
+        if not self.config.use_prompt:
+            raise MaVlmInputError(
+                "this model is prompt-free (config.use_prompt=False); load it as a teacher with "
+                "from_pretrained(path, use_prompt=True) or drop prompt_depth"
+            )
+        if focal_length_px is None:
+            raise MaVlmInputError(
+                "prompt_depth needs focal_length_px: the metric prompt is converted to the model's "
+                "canonical inverse depth f / (S * depth_m); pass the focal length in pixels of pixel_values"
+            )
+        size = self.config.image_size
+        if prompt_depth.ndim == 3:
+            prompt_depth = prompt_depth[:, None]
+        if prompt_depth.ndim != 4 or tuple(prompt_depth.shape[1:]) != (1, size, size) or prompt_depth.shape[0] != batch:
+            raise MaVlmInputError(
+                f"prompt_depth must be ({batch}, 1, {size}, {size}) metres at network size, got "
+                f"{tuple(prompt_depth.shape)}; resize it with MetricAnythingImageProcessor.prepare_prompt_depth"
+            )
+        if not torch.isfinite(prompt_depth).all() or (prompt_depth < 0).any():
+            raise MaVlmInputError("prompt_depth must be finite metres >= 0 with 0 = missing (no NaN/inf/negative)")
+        focal = check_focal_length(focal_length_px, batch, prompt_depth.device).to(torch.float32)
+        depth = prompt_depth.to(torch.float32)
+        valid = depth > 0
+        canonical = torch.where(valid, focal.view(-1, 1, 1, 1) / (size * depth.clamp_min(1e-6)), torch.zeros_like(depth))
+        return torch.cat([canonical, valid.to(torch.float32)], dim=1)
 
 
 def check_focal_length(focal_length_px, batch: int, device=None) -> torch.Tensor:

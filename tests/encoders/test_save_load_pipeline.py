@@ -78,3 +78,18 @@ def test_bf16_autocast_stays_close_to_fp32(tiny_model_dir):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             fast = model.model(pixel_values).last_hidden_state.float()
     assert (fast - exact).abs().mean() / exact.abs().mean() < 0.05
+
+
+def test_dinov2_backbone_is_an_alternative_config(tmp_path):
+    backbone = dict(model_type="dinov2", patch_size=16, hidden_size=32, num_hidden_layers=4,
+                    num_attention_heads=2, mlp_ratio=2, image_size=128)
+    config = preset_config("tiny", backbone_config=backbone)
+    model = ma_vlm.MetricAnythingForDepthEstimation(config).eval()
+    model.save_pretrained(tmp_path)
+    again = AutoModelForDepthEstimation.from_pretrained(tmp_path).eval()
+    assert type(again.model.backbone).__name__ == "Dinov2Model"
+    pixel_values = torch.randn(1, 3, 512, 512)
+    with torch.no_grad():
+        out = again(pixel_values, focal_length_px=500.0)
+        torch.testing.assert_close(out.canonical_inverse_depth, model(pixel_values).canonical_inverse_depth)
+    assert out.last_hidden_state.shape == (1, 1 + 8 * 8, 32)
