@@ -95,6 +95,7 @@ def run_benchmark(benchmark: Benchmark, generator, predictions_path: str, data: 
     if not items:
         raise MaVlmInputError(f"{benchmark.name}: the dataset has no items.")
     keys = _item_keys(items, benchmark.id_field)
+    os.makedirs(os.path.dirname(os.path.abspath(predictions_path)), exist_ok=True)
     _repair_partial_tail(predictions_path)
     done = {}
     if os.path.exists(predictions_path):

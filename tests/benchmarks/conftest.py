@@ -74,7 +74,7 @@ def tiny_llava(tmp_path_factory, smollm2_tokenizer):
 @pytest.fixture(scope="session")
 def synthspatial_copy(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synthspatial")
-    records = [painted_record(f"scene{i}") for i in range(3)]
+    records = [painted_record(f"scene{i}") for i in range(2)]
     build_synthspatial(records, str(folder), seed=0, config=SynthSpatialConfig(questions_per_type=1),
                        fractions=(0, 0, 1))  # all test
     return str(folder)
