@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     spatial.add_argument("--benchmark", required=True, help=BENCHMARK_HELP)
     spatial.add_argument("--data", default=None, help="local copy (folder or file); default: the Hub dataset")
     spatial.add_argument("--split", default=None, help="dataset split (default: the benchmark's test split)")
+    spatial.add_argument("--subset", action="append", default=None,
+                         help="Hub config to read, repeatable (blink: Relative_Depth ...; 3dsrbench: 3dsr_circular)")
     spatial.add_argument("--output", required=True, help="report JSON")
     spatial.add_argument("--predictions", default=None, help="resumable JSONL (default: OUTPUT.predictions.jsonl)")
     spatial.add_argument("--batch-size", type=int, default=8)
@@ -61,7 +63,7 @@ def spatial_command(args) -> int:
     generator = ImageTextGenerator(args.model, device=args.device, dtype=args.dtype)
     records = run_benchmark(benchmark, generator, predictions, data=args.data, split=args.split,
                             batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                            limit=args.limit)  # fmt: skip
+                            limit=args.limit, subsets=args.subset)  # fmt: skip
     report = score_items(benchmark.name, records)
     report.update({"model": args.model, "predictions": predictions})
     write_json_atomic(args.output, report)

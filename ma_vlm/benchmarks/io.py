@@ -81,10 +81,12 @@ def _load_spatialbench_folder(folder: str) -> list[dict]:
     return items
 
 
-def load_items(benchmark, data: str | None = None, split: str | None = None):
+def load_items(benchmark, data: str | None = None, split: str | None = None, subsets=None):
     """The benchmark's items as a ``datasets.Dataset`` (or a list for SpatialBench folders).
 
-    ``data=None`` reads ``benchmark.hub_id`` from the Hub; otherwise ``data`` is a local copy.
+    ``data=None`` reads ``benchmark.hub_id`` from the Hub: the ``subsets`` (Hub configs, default
+    ``benchmark.hub_configs``, e.g. BLINK's spatial sub-tasks) concatenated. Otherwise ``data``
+    is a local copy holding the items to run.
     """
     import datasets
 
@@ -96,7 +98,8 @@ def load_items(benchmark, data: str | None = None, split: str | None = None):
             from huggingface_hub import snapshot_download
 
             return _load_spatialbench_folder(snapshot_download(benchmark.hub_id, repo_type="dataset"))
-        return datasets.load_dataset(benchmark.hub_id, benchmark.hub_config, split=split)
+        parts = [datasets.load_dataset(benchmark.hub_id, name, split=split) for name in subsets or benchmark.hub_configs]
+        return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
     if not os.path.exists(data):
         raise MaVlmInputError(f"--data {data!r} does not exist; pass a dataset folder or file.")
     if os.path.isfile(data):

@@ -41,7 +41,7 @@ class Benchmark:
 
     name: str
     hub_id: str | None  # Hugging Face dataset id; None = generated locally (needs --data)
-    hub_config: str | None
+    hub_configs: tuple[str | None, ...]  # Hub configs (subsets) read and concatenated by default
     split: str
     id_field: str
     prompt: Callable  # (item, root) -> (images, text)
@@ -50,28 +50,29 @@ class Benchmark:
     max_new_tokens: int = 16
 
 
+# BLINK sub-tasks that test spatial perception (each a Hub config of BLINK-Benchmark/BLINK).
+BLINK_SPATIAL_SUBTASKS = ("Relative_Depth", "Spatial_Relation", "Multi-view_Reasoning", "Object_Localization", "Counting")
+# 3DSRBench: "3dsr" (vanilla) or "3dsr_circular" (circular + flip variants, needs all of them).
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
-        Benchmark("vsibench", "nyu-visionx/VSI-Bench", None, "test", "id", prompts.vsibench_prompt,
+        Benchmark("vsibench", "nyu-visionx/VSI-Bench", (None,), "test", "id", prompts.vsibench_prompt,
                   _vsi_style(VSIBENCH), "overall"),
-        Benchmark("synthspatial", None, None, "test", "id", prompts.synthspatial_prompt,
+        Benchmark("synthspatial", None, (None,), "test", "id", prompts.synthspatial_prompt,
                   _vsi_style(SYNTHSPATIAL), "overall"),
-        Benchmark("cv_bench", "nyu-visionx/CV-Bench", "default", "test", "idx", prompts.cv_bench_prompt,
+        Benchmark("cv_bench", "nyu-visionx/CV-Bench", ("default",), "test", "idx", prompts.cv_bench_prompt,
                   score_cv_bench, "cv_bench_score"),
-        Benchmark("blink", "BLINK-Benchmark/BLINK", "Relative_Depth", "val", "idx", prompts.blink_prompt,
+        Benchmark("blink", "BLINK-Benchmark/BLINK", BLINK_SPATIAL_SUBTASKS, "val", "idx", prompts.blink_prompt,
                   score_blink, "accuracy"),
-        Benchmark("embspatial", "FlagEval/EmbSpatial-Bench", None, "test", "question_id",
+        Benchmark("embspatial", "FlagEval/EmbSpatial-Bench", (None,), "test", "question_id",
                   prompts.embspatial_prompt, score_embspatial, "accuracy"),
-        Benchmark("3dsrbench", "oscarqjh/3DSRBench_lmmseval", "3dsr", "test", "index",
+        Benchmark("3dsrbench", "oscarqjh/3DSRBench_lmmseval", ("3dsr",), "test", "index",
                   prompts.threedsr_prompt, score_3dsrbench, "vanilla_accuracy"),
-        Benchmark("sat", "nv-njb/SAT", None, "test", "id", prompts.sat_prompt, score_sat, "accuracy"),
-        Benchmark("spatialbench", "RussRobin/SpatialBench", None, "test", "id",
+        Benchmark("sat", "nv-njb/SAT", (None,), "test", "id", prompts.sat_prompt, score_sat, "accuracy"),
+        Benchmark("spatialbench", "RussRobin/SpatialBench", (None,), "test", "id",
                   prompts.spatialbench_prompt, score_spatialbench, "positional", max_new_tokens=32),
     ]
 }  # fmt: skip
-# BLINK sub-tasks that test spatial perception (each a Hub config of BLINK-Benchmark/BLINK).
-BLINK_SPATIAL_SUBTASKS = ("Relative_Depth", "Spatial_Relation", "Multi-view_Reasoning", "Object_Localization", "Counting")
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -83,7 +83,7 @@ class ImageTextGenerator:
 
 def run_benchmark(benchmark: Benchmark, generator, predictions_path: str, data: str | None = None,
                   split: str | None = None, batch_size: int = 8, max_new_tokens: int | None = None,
-                  limit: int | None = None) -> list[dict]:  # fmt: skip
+                  limit: int | None = None, subsets=None) -> list[dict]:  # fmt: skip
     """Answer every item not yet in ``predictions_path``; return all records of this benchmark.
 
     ``limit`` stops after that many new items (to run in slices, or to test resuming). Each
@@ -91,7 +91,7 @@ def run_benchmark(benchmark: Benchmark, generator, predictions_path: str, data: 
     """
     from tqdm import tqdm
 
-    items = [dict(item) for item in load_items(benchmark, data, split)]
+    items = [dict(item) for item in load_items(benchmark, data, split, subsets)]
     if not items:
         raise MaVlmInputError(f"{benchmark.name}: the dataset has no items.")
     keys = _item_keys(items, benchmark.id_field)

@@ -94,3 +94,20 @@ def test_missing_copy_and_generated_benchmark_without_data_are_explained(tmp_pat
         load_items(get_benchmark("cv_bench"), str(tmp_path / "nowhere"))
     with pytest.raises(MaVlmInputError, match="generated locally; pass --data"):
         load_items(get_benchmark("synthspatial"))
+
+
+def test_hub_path_reads_and_concatenates_blinks_spatial_subtasks(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, **kwargs):  # what the Hub would return
+        calls.append((path, name, split))
+        return datasets.Dataset.from_list([{"idx": f"{split}_{name}_1", "sub_task": name, "answer": "(A)"}])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    items = load_items(get_benchmark("blink"))
+    assert calls[0] == ("BLINK-Benchmark/BLINK", "Relative_Depth", "val")
+    assert {item["sub_task"] for item in items} >= {"Relative_Depth", "Spatial_Relation", "Multi-view_Reasoning"}
+    load_items(get_benchmark("3dsrbench"), subsets=["3dsr_circular"])
+    assert calls[-1] == ("oscarqjh/3DSRBench_lmmseval", "3dsr_circular", "test")
