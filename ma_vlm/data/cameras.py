@@ -26,28 +26,46 @@ ASPECT_RATIOS = (
 )
 # Horizontal field of view from a long lens to a wide-angle one.
 HORIZONTAL_FOV_DEG = tuple(float(v) for v in np.linspace(35.0, 115.0, 33))
+# Principal-point offsets as fractions of the image side (real lenses: within a few %).
+PRINCIPAL_OFFSET_FRACTIONS = (0.0, -0.03, 0.03)
 ZOO_SHUFFLE_SEED = 20260130
 
 
 @dataclass(frozen=True)
 class CameraModel:
-    """A pinhole camera: square pixels, principal point at the image centre."""
+    """A pinhole camera: square pixels, principal point ``principal_offset_px`` (dx, dy) whole
+    pixels from the image centre (positive: right / down)."""
 
     camera_model_id: int
     width_px: int
     height_px: int
     focal_length_px: float
+    principal_offset_px: tuple[int, int] = (0, 0)
 
     @property
     def intrinsics(self) -> list[float]:
         """[fx, fy, cx, cy] in pixels, pixel centres at integer coordinates (OpenCV)."""
-        f = self.focal_length_px
-        return [f, f, (self.width_px - 1) / 2.0, (self.height_px - 1) / 2.0]
+        f, (dx, dy) = self.focal_length_px, self.principal_offset_px
+        return [f, f, (self.width_px - 1) / 2.0 + dx, (self.height_px - 1) / 2.0 + dy]
+
+    @property
+    def render_size_px(self) -> tuple[int, int]:
+        """(width, height) of the centred render the image is cut from."""
+        dx, dy = self.principal_offset_px
+        return self.width_px + 2 * abs(dx), self.height_px + 2 * abs(dy)
+
+    @property
+    def crop_origin_px(self) -> tuple[int, int]:
+        """(x0, y0) of the image window inside the render: the optical axis, at the render's
+        centre, lands (dx, dy) from the window's centre."""
+        dx, dy = self.principal_offset_px
+        return abs(dx) - dx, abs(dy) - dy
 
     @property
     def fovy_deg(self) -> float:
-        """MuJoCo's vertical field of view giving this focal length: fy = H / (2 tan(fovy/2))."""
-        return math.degrees(2.0 * math.atan(self.height_px / (2.0 * self.focal_length_px)))
+        """MuJoCo's vertical field of view of the render: fy = H_render / (2 tan(fovy/2))."""
+        height = self.render_size_px[1]
+        return math.degrees(2.0 * math.atan(height / (2.0 * self.focal_length_px)))
 
 
 def _image_sizes(max_side_px: int, min_side_px: int) -> list[tuple[int, int]]:
@@ -64,13 +82,15 @@ def _image_sizes(max_side_px: int, min_side_px: int) -> list[tuple[int, int]]:
     return sorted(sizes)
 
 
-def full_camera_grid(max_side_px: int = 640, min_side_px: int = 48) -> list[tuple[int, int, float]]:
-    """All (width_px, height_px, focal_length_px) combinations, in a fixed order."""
+def full_camera_grid(max_side_px: int = 640, min_side_px: int = 48) -> list[tuple]:
+    """All (width_px, height_px, focal_length_px, (dx_px, dy_px)) combinations, in a fixed order."""
     grid = []
     for width, height in _image_sizes(max_side_px, min_side_px):
+        offsets = sorted({(round(fx * width), round(fy * height))
+                          for fx in PRINCIPAL_OFFSET_FRACTIONS for fy in PRINCIPAL_OFFSET_FRACTIONS})
         for fov_deg in HORIZONTAL_FOV_DEG:
             focal = width / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
-            grid.append((width, height, round(focal, 3)))
+            grid.extend((width, height, round(focal, 3), offset) for offset in offsets)
     return grid
 
 
@@ -79,7 +99,7 @@ def camera_zoo(num_models: int, max_side_px: int = 640, min_side_px: int = 48) -
     """The first ``num_models`` cameras of a fixed shuffle of ``full_camera_grid``.
 
     Deterministic (no seed argument on purpose: the zoo is a property of the dataset version).
-    With the defaults the grid holds several thousand distinct intrinsics.
+    With the defaults the grid holds over 200,000 distinct intrinsics.
     """
     grid = full_camera_grid(max_side_px, min_side_px)
     if not 1 <= num_models <= len(grid):
@@ -89,6 +109,6 @@ def camera_zoo(num_models: int, max_side_px: int = 640, min_side_px: int = 48) -
         )
     order = np.random.default_rng(ZOO_SHUFFLE_SEED).permutation(len(grid))
     return tuple(
-        CameraModel(int(i), grid[j][0], grid[j][1], grid[j][2])
+        CameraModel(int(i), *grid[j])
         for i, j in enumerate(order[:num_models])
     )

@@ -124,10 +124,14 @@ def render_scene(spec: SceneSpec, camera: CameraModel) -> RGBDRecord:
 def _render_with(renderer: SceneRenderer, spec: SceneSpec, camera: CameraModel) -> RGBDRecord:
     import mujoco
 
-    width, height = camera.width_px, camera.height_px
-    model = mujoco.MjModel.from_xml_string(scene_to_mjcf(spec, width, height, camera.fovy_deg))
+    render_width, render_height = camera.render_size_px
+    model = mujoco.MjModel.from_xml_string(scene_to_mjcf(spec, render_width, render_height, camera.fovy_deg))
     model.light_castshadow[:] = 0
     image, depth, geom_ids = renderer.render_passes(model)
+    # Keep the (possibly off-centre) image window: this is what moves the principal point.
+    x0, y0 = camera.crop_origin_px
+    window = (slice(y0, y0 + camera.height_px), slice(x0, x0 + camera.width_px))
+    image, depth, geom_ids = image[window], depth[window], geom_ids[window]
     # A pixel has depth only where a geom was hit (not the sky, not beyond the far plane).
     nothing_hit = (geom_ids < 0) | (depth >= 0.999 * spec.far_m)
     geom_ids[nothing_hit] = -1

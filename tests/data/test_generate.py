@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ma_vlm.cli import main
+from ma_vlm.data.cameras import camera_zoo
 from ma_vlm.data.loading import RGBDTorchDataset, load_rgbd_dataset, records_to_dataset
 from ma_vlm.data.prompts import parse_prompt_spec
 from ma_vlm.data.schema import decode_record, encode_record
@@ -29,7 +30,9 @@ def test_generate_cli_writes_a_dataset_that_loads_and_is_identical_for_any_worke
     height, width = record["depth"].shape
     assert record["image"].shape == (height, width, 3) and max(height, width) <= 80
     assert record["source"] == "render" and 0 <= record["camera_model_id"] < 20
-    assert record["intrinsics"][2:] == [(width - 1) / 2, (height - 1) / 2]
+    camera = camera_zoo(20, max_side_px=80)[record["camera_model_id"]]
+    assert record["intrinsics"] == camera.intrinsics and (width, height) == (camera.width_px, camera.height_px)
+    assert abs(record["intrinsics"][2] - (width - 1) / 2) <= 0.03 * width + 0.5  # near the centre
     assert record["camera_to_world"].shape == (4, 4)
     assert json.loads((tmp_path / "one" / "generation.json").read_text())["seed"] == 5
     assert len(list((tmp_path / "two" / "data").glob("*.parquet"))) == 2

@@ -21,20 +21,23 @@ def _back_project(depth, intrinsics):
     return backproject(depth, Intrinsics.from_cam_in(intrinsics))[depth > 0]
 
 
-def test_box_face_at_two_metres_has_depth_two_and_projects_with_the_intrinsics():
+@pytest.mark.parametrize("offset", [(0, 0), (3, -2)])
+def test_box_face_at_two_metres_has_depth_two_and_projects_with_the_intrinsics(offset):
     # A box whose front face is the plane x = 2.0 m in front of a camera looking along +x.
     box = SceneObject("box", "red", (0.8, 0.1, 0.1), "flat",
                       [Geom("box", (0.1, 0.41, 0.31))], position_m=(2.1, 0.0, 1.0), yaw_rad=0.0)
-    record = render_scene(_spec([box]), CAMERA)
+    camera = CameraModel(0, 64, 48, 40.0, principal_offset_px=offset)
+    record = render_scene(_spec([box]), camera)
 
-    depth = record["depth"]
-    assert record["intrinsics"] == [40.0, 40.0, 31.5, 23.5]  # image centre, integer pixel centres
+    depth, (dx, dy) = record["depth"], offset
+    assert depth.shape == (48, 64)
+    assert record["intrinsics"] == [40.0, 40.0, 31.5 + dx, 23.5 + dy]  # integer pixel centres
     np.testing.assert_allclose(depth[depth > 0], 2.0, atol=1e-3)
     # Face half-extents 0.41 x 0.31 m at 2 m -> 8.2 x 6.2 px either side of the optical axis
-    # (31.5, 23.5): columns 24..39 and rows 18..29 have their centres inside, 16 x 12 = 192.
-    assert (depth > 0).sum() == 192
-    assert np.array_equal(np.nonzero((depth > 0).any(0))[0], np.arange(24, 40))
-    assert np.array_equal(np.nonzero((depth > 0).any(1))[0], np.arange(18, 30))
+    # (cx, cy): columns 24..39 and rows 18..29 (+ the offset) have their centres inside.
+    assert (depth > 0).sum() == 16 * 12
+    assert np.array_equal(np.nonzero((depth > 0).any(0))[0], np.arange(24, 40) + dx)
+    assert np.array_equal(np.nonzero((depth > 0).any(1))[0], np.arange(18, 30) + dy)
     points = _back_project(depth, record["intrinsics"])
     assert np.abs(points[:, 0]).max() <= 0.41 and np.abs(points[:, 1]).max() <= 0.31
 
@@ -95,10 +98,10 @@ def test_same_scene_renders_identically():
 
 def test_camera_zoo_has_over_a_thousand_distinct_intrinsics_and_nests():
     zoo = camera_zoo(1500)
-    assert len({(c.width_px, c.height_px, c.focal_length_px) for c in zoo}) == 1500
+    assert len({tuple(c.intrinsics) + (c.width_px, c.height_px) for c in zoo}) == 1500
+    assert len({c.focal_length_px for c in zoo}) > 500 and len({(c.width_px, c.height_px) for c in zoo}) > 200
     assert len({c.width_px / c.height_px for c in zoo}) >= 10  # aspect ratio variety
     assert camera_zoo(100) == zoo[:100]  # smaller zoos are subsets: a clean scaling axis
-    for camera in zoo[:20]:
-        fx, fy, cx, cy = camera.intrinsics
-        assert fy == np.float64(camera.height_px) / (2 * np.tan(np.radians(camera.fovy_deg) / 2)) or \
-            abs(fy - camera.height_px / (2 * np.tan(np.radians(camera.fovy_deg) / 2))) < 1e-9
+    for camera in zoo[:20]:  # MuJoCo's fovy of the (centred) render gives fy
+        render_height = camera.render_size_px[1]
+        assert camera.intrinsics[1] == pytest.approx(render_height / (2 * np.tan(np.radians(camera.fovy_deg) / 2)))
