@@ -81,6 +81,36 @@ def _load_spatialbench_folder(folder: str) -> list[dict]:
     return items
 
 
+def load_local_split(folder: str, split: str):
+    """One split of a local dataset folder (Hub layout: ``data/{split}-*.parquet``, or any
+    parquet/json/jsonl files whose name starts with the split; a folder of files without split
+    names is one split).
+
+    Files are passed to ``load_dataset`` explicitly: ``load_dataset(folder)`` on a folder with a
+    README ``configs`` block caches by folder name, so two folders called ``synthspatial`` (or a
+    regenerated one) can silently return the other's cached rows (seen with datasets 4.8).
+    """
+    import datasets
+
+    files = sorted(
+        path for pattern in ("*.parquet", "*.jsonl", "*.json")
+        for path in glob.glob(os.path.join(folder, "**", pattern), recursive=True)
+        if os.path.basename(path) not in ("dataset_info.json", "generation.json", "state.json")
+    )  # fmt: skip
+    chosen = [f for f in files if os.path.basename(f).startswith((f"{split}-", f"{split}.", f"{split}_"))]
+    named = [f for f in files if os.path.basename(f).split("-")[0].split(".")[0] in ("train", "validation", "test", "val")]
+    if not chosen and not named:
+        chosen = files
+    if not chosen:
+        found = sorted({os.path.basename(f).split("-")[0].split(".")[0] for f in named})
+        raise MaVlmInputError(f"{folder!r} has no {split!r} split (found {found}); pass --split.")
+    kinds = {os.path.splitext(f)[1] for f in chosen}
+    kind = "parquet" if kinds == {".parquet"} else "json"
+    if len(kinds) > 1 and ".parquet" in kinds:
+        raise MaVlmInputError(f"{folder!r} mixes parquet and json files for split {split!r}; keep one format.")
+    return datasets.load_dataset(kind, data_files={split: chosen}, split=split)
+
+
 def load_items(benchmark, data: str | None = None, split: str | None = None, subsets=None):
     """The benchmark's items as a ``datasets.Dataset`` (or a list for SpatialBench folders).
 
@@ -113,6 +143,4 @@ def load_items(benchmark, data: str | None = None, split: str | None = None, sub
         return datasets.load_from_disk(data)[split]
     if os.path.exists(os.path.join(data, "dataset_info.json")):
         return datasets.load_from_disk(data)
-    if not glob.glob(os.path.join(data, "**", "*.*"), recursive=True):
-        raise MaVlmInputError(f"--data {data!r} is an empty folder.")
-    return datasets.load_dataset(data, split=split)
+    return load_local_split(data, split)

@@ -31,13 +31,13 @@ def test_entry_point_resolves_the_adapter():
 
 
 def test_adapter_answers_requests_like_eval_spatial(tiny_llava, synthspatial_copy):
-    import datasets
     from lmms_eval.api.instance import Instance
 
+    from ma_vlm.benchmarks.io import load_local_split
     from ma_vlm.benchmarks.lmms_eval_model import MaVlmImageTextModel
     from ma_vlm.benchmarks.registry import get_benchmark
 
-    docs = datasets.load_dataset(synthspatial_copy, split="test").select(range(3))
+    docs = load_local_split(synthspatial_copy, "test").select(range(3))
     utils = task_utils()
     model = MaVlmImageTextModel(pretrained=tiny_llava, batch_size=2)
     model.task_dict = {"synthspatial": {"test": docs}}
@@ -54,12 +54,11 @@ def test_adapter_answers_requests_like_eval_spatial(tiny_llava, synthspatial_cop
 
 
 def test_task_scores_match_ma_vlm_eval_score(synthspatial_copy):
-    import datasets
-
+    from ma_vlm.benchmarks.io import load_local_split
     from ma_vlm.benchmarks.scoring import score_items
 
     utils = task_utils()
-    docs = datasets.load_dataset(synthspatial_copy, split="test").remove_columns("image")
+    docs = load_local_split(synthspatial_copy, "test").remove_columns("image")
     guesses = ["A", "2", "1.00", "(B)", "three", ""]
     predictions = [doc["ground_truth"] if i % 2 else guesses[i % len(guesses)] for i, doc in enumerate(docs)]
     rows = [utils.synthspatial_process_results(dict(doc), [p]) for doc, p in zip(docs, predictions)]

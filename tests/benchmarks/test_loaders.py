@@ -111,3 +111,19 @@ def test_hub_path_reads_and_concatenates_blinks_spatial_subtasks(monkeypatch):
     assert {item["sub_task"] for item in items} >= {"Relative_Depth", "Spatial_Relation", "Multi-view_Reasoning"}
     load_items(get_benchmark("3dsrbench"), subsets=["3dsr_circular"])
     assert calls[-1] == ("oscarqjh/3DSRBench_lmmseval", "3dsr_circular", "test")
+
+
+def test_same_named_folders_never_share_cached_rows(tmp_path):
+    """Two copies called "copy" with different rows: each loads its own (a folder-name cache
+    collision in ``load_dataset(folder)`` would return the first copy's rows twice)."""
+    from ma_vlm.benchmarks.io import load_local_split
+
+    image = png(tmp_path / "a.png")
+    for number, rows in ((1, 2), (2, 3)):
+        row = {"idx": 0, "source": "COCO", "image": image, "prompt": "?", "choices": ["x"], "answer": "(A)"}
+        folder = parquet_copy(tmp_path / f"run{number}" / "copy", "test", [dict(row, idx=i) for i in range(rows)])
+        (tmp_path / f"run{number}" / "copy" / "README.md").write_text(
+            "---\nconfigs:\n  - config_name: default\n    data_files:\n      - split: test\n"
+            "        path: data/test-00000-of-00001.parquet\n---\n")
+        assert len(load_local_split(folder, "test")) == rows
+        assert len(load_items(get_benchmark("cv_bench"), folder)) == rows

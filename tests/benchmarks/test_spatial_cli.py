@@ -13,9 +13,9 @@ def run_spatial(model, data, output, *extra):
 
 
 def test_interrupted_run_resumes_without_duplicates_and_same_scores(tiny_llava, synthspatial_copy, tmp_path, capsys):
-    import datasets
+    from ma_vlm.benchmarks.io import load_local_split
 
-    num_items = len(datasets.load_dataset(synthspatial_copy, split="test"))
+    num_items = len(load_local_split(synthspatial_copy, "test"))
     interrupted = tmp_path / "resumed.json"
     assert run_spatial(tiny_llava, synthspatial_copy, interrupted, "--limit", "5") == 0
     partial = tmp_path / "resumed.predictions.jsonl"

@@ -92,9 +92,31 @@ def test_same_seed_same_dataset_and_perfect_answers_score_one(tmp_path):
     scenes = {s: set(first[s]["scene_id"]) for s in first}
     assert sum(len(v) for v in scenes.values()) == 12  # each scene sits in exactly one split
 
-    import datasets
+    from ma_vlm.benchmarks.io import load_local_split
 
-    loaded = datasets.load_dataset(str(tmp_path / "a"), split="train")
+    loaded = load_local_split(str(tmp_path / "a"), "train")
     assert loaded.features["image"].__class__.__name__ == "Image" and len(loaded) == len(first["train"])
     perfect = [{**row, "prediction": row["ground_truth"]} for row in loaded.remove_columns("image")]
     assert score_items("synthspatial", perfect)["scores"]["overall"] == 1.0
+
+
+def test_cli_builds_synthspatial_from_an_rgbd_dataset_folder(tmp_path, capsys):
+    import datasets
+
+    from ma_vlm.benchmarks.io import load_local_split
+    from ma_vlm.cli import main
+    from ma_vlm.data.schema import encode_record, rgbd_features
+
+    rows = [encode_record(painted_record(f"scene{i}")) for i in range(4)]
+    (tmp_path / "rgbd" / "data").mkdir(parents=True)
+    datasets.Dataset.from_list(rows, features=rgbd_features()).to_parquet(
+        str(tmp_path / "rgbd" / "data" / "train-00000-of-00001.parquet"))
+    assert main(["eval", "synthspatial", "--rgbd", str(tmp_path / "rgbd"), "--output", str(tmp_path / "ss")]) == 0
+    card = (tmp_path / "ss" / "README.md").read_text()
+    assert card.startswith("---\nlicense: apache-2.0") and "object_rel_direction_hard" in card
+    built = {split: load_local_split(str(tmp_path / "ss"), split) for split in ("train", "validation", "test")
+             if (tmp_path / "ss" / "data" / f"{split}-00000-of-00001.parquet").exists()}
+    direct = questions_for_record(painted_record("scene0"), np.random.default_rng([0, 0]), SynthSpatialConfig())
+    first = next(row for split in built.values() for row in split if row["id"].startswith("scene0-"))
+    assert first["question"] == direct[0]["question"] and first["ground_truth"] == direct[0]["ground_truth"]
+    assert "questions" in capsys.readouterr().out

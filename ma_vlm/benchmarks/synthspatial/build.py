@@ -1,7 +1,8 @@
 """Build SynthSpatial from RGB-D records and save it as a Hugging Face dataset folder.
 
 ``build_synthspatial(records, "out/")`` writes ``out/data/{split}-00000-of-00001.parquet`` and a
-dataset card ``out/README.md``; ``datasets.load_dataset("out/")`` reads it back. Records are
+dataset card ``out/README.md``; ``datasets.load_dataset("out/")`` reads it back (but see
+``ma_vlm.benchmarks.io.load_local_split`` for a cache pitfall with same-named folders). Records are
 decoded ``RGBDRecord`` dicts (``ma_vlm.data.schema``), e.g. from ``records_from_dataset``.
 
 Determinism: the questions of record ``i`` come from ``numpy.random.default_rng([seed, i])``,
@@ -172,6 +173,8 @@ def records_from_dataset(path: str, split: str = "train"):
     elif os.path.exists(os.path.join(path, "dataset_info.json")):
         rows = datasets.load_from_disk(path)
     else:
-        rows = datasets.load_dataset(path, split=split)
+        from ma_vlm.benchmarks.io import load_local_split
+
+        rows = load_local_split(path, split)
     for row in rows:
         yield decode_record(row)
