@@ -85,7 +85,8 @@ class LidarPrompt:
         spacing = height / self.num_lines
         rows = np.unique(np.floor(rng.uniform(0, spacing) + spacing * np.arange(self.num_lines)).astype(int))
         keep = np.zeros_like(depth, dtype=bool)
-        keep[np.ix_(rows[rows < height], np.arange(int(rng.integers(self.column_stride)), width, self.column_stride))] = True
+        columns = np.arange(int(rng.integers(self.column_stride)), width, self.column_stride)
+        keep[np.ix_(rows[rows < height], columns)] = True
         keep &= rng.random(depth.shape) >= self.dropout
         return _keep(depth, keep)
 

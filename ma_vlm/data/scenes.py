@@ -144,10 +144,10 @@ def _make_book(rng):
 
 
 def _make_car(rng):
-    l, w = rng.uniform(3.8, 4.8), rng.uniform(1.7, 1.9)
-    wheels = [Geom("sphere", (0.33,), (sx * (l / 2 - 0.7), sy * (w / 2 - 0.15), 0.33))
+    length, w = rng.uniform(3.8, 4.8), rng.uniform(1.7, 1.9)
+    wheels = [Geom("sphere", (0.33,), (sx * (length / 2 - 0.7), sy * (w / 2 - 0.15), 0.33))
               for sx in (-1, 1) for sy in (-1, 1)]
-    return [_box(l, w, 0.7, z0=0.3), _box(l * 0.55, w * 0.9, 0.55, x=-0.2, z0=1.0)] + wheels
+    return [_box(length, w, 0.7, z0=0.3), _box(length * 0.55, w * 0.9, 0.55, x=-0.2, z0=1.0)] + wheels
 
 
 def _make_building(rng):
@@ -350,13 +350,14 @@ def scene_to_mjcf(spec: SceneSpec, width_px: int, height_px: int, fovy_deg: floa
   <visual>
     <global offwidth="{width_px}" offheight="{height_px}"/>
     <map znear="0.01" zfar="{spec.far_m:.6g}"/>
-    <headlight ambient="{0.35 * light:.3f} {0.35 * light:.3f} {0.35 * light:.3f}" diffuse="{0.5 * light:.3f} {0.5 * light:.3f} {0.5 * light:.3f}" specular="0.05 0.05 0.05"/>
+    <headlight ambient="{_fmt([0.35 * light] * 3)}" diffuse="{_fmt([0.5 * light] * 3)}" specular="0.05 0.05 0.05"/>
     <quality shadowsize="0" offsamples="0"/>
   </visual>
   <asset>{sky}{''.join(assets)}</asset>
   <worldbody>
-    <light directional="true" dir="-0.3 -0.2 -1" diffuse="{0.4 * light:.3f} {0.4 * light:.3f} {0.4 * light:.3f}" castshadow="false"/>
-    <camera name="view" pos="{_fmt(spec.camera_position_m)}" xyaxes="{_fmt(x_axis)} {_fmt(y_axis)}" fovy="{fovy_deg:.12g}"/>
+    <light directional="true" dir="-0.3 -0.2 -1" diffuse="{_fmt([0.4 * light] * 3)}" castshadow="false"/>
+    <camera name="view" pos="{_fmt(spec.camera_position_m)}" xyaxes="{_fmt(x_axis)} {_fmt(y_axis)}"
+            fovy="{fovy_deg:.12g}"/>
     {''.join(bodies)}
   </worldbody>
 </mujoco>"""

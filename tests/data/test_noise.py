@@ -47,7 +47,8 @@ def test_lidar_keeps_only_scan_lines_within_range():
     out = simulate_source("lidar", depth, INTRINSICS, seed=0, num_beams=8, range_max_m=10.0, dropout=0.0)
     rows = np.nonzero(out.valid_mask.any(1))[0]
     assert 4 <= len(rows) <= 8 * 2  # 8 beams (a curved line may touch two rows at the edges)
-    ray = np.sqrt(1 + ((np.arange(W) - INTRINSICS[2]) / 50.0) ** 2 + ((np.arange(H)[:, None] - INTRINSICS[3]) / 50.0) ** 2)
+    v, u = np.mgrid[0:H, 0:W]
+    ray = np.sqrt(1 + ((u - INTRINSICS[2]) / 50.0) ** 2 + ((v - INTRINSICS[3]) / 50.0) ** 2)  # range / z
     assert (depth * ray)[out.valid_mask].max() <= 10.0  # the range limit
     assert (depth * ray)[out.valid_mask].min() >= 0.5
 
@@ -99,7 +100,8 @@ def test_lowres_sensor_is_blocky_at_image_size():
     assert out.metadata["lowres_depth_m"].shape == (H // 8, W // 8)
     blocks = out.depth_m.reshape(H // 8, 8, W // 8, 8)
     assert (blocks == blocks[:, :1, :, :1]).all()  # constant inside each 8x8 block
-    np.testing.assert_allclose(out.metadata["lowres_depth_m"], depth.reshape(H // 8, 8, W // 8, 8).mean((1, 3)), rtol=1e-6)
+    block_means = depth.reshape(H // 8, 8, W // 8, 8).mean((1, 3))
+    np.testing.assert_allclose(out.metadata["lowres_depth_m"], block_means, rtol=1e-6)
 
 
 def test_apply_source_tags_the_record():

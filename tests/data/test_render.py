@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from ma_vlm.geometry import Intrinsics, backproject
 from ma_vlm.data.cameras import CameraModel, camera_zoo
 from ma_vlm.data.render import render_scene
 from ma_vlm.data.scenes import Geom, SceneObject, SceneSpec, sample_scene
+from ma_vlm.geometry import Intrinsics, backproject
 
 CAMERA = CameraModel(camera_model_id=0, width_px=64, height_px=48, focal_length_px=40.0)
 
