@@ -29,9 +29,13 @@ def _json_fields(item: dict) -> dict:
     return kept
 
 
-def _item_keys(items: list[dict], id_field: str) -> list[str]:
-    """Stable keys for resuming: the benchmark's id field when unique, else the row index."""
-    ids = [item.get(id_field) for item in items]
+def _item_keys(items, id_field: str) -> list[str]:
+    """Stable keys for resuming: the benchmark's id field when unique, else the row index.
+    A ``datasets.Dataset`` is read by column, so no image is decoded for this."""
+    if hasattr(items, "column_names"):
+        ids = items[id_field] if id_field in items.column_names else [None]
+    else:
+        ids = [item.get(id_field) for item in items]
     if None not in ids and len({str(i) for i in ids}) == len(ids):
         return [str(i) for i in ids]
     return [f"#{index}" for index in range(len(items))]
@@ -91,8 +95,8 @@ def run_benchmark(benchmark: Benchmark, generator, predictions_path: str, data: 
     """
     from tqdm import tqdm
 
-    items = [dict(item) for item in load_items(benchmark, data, split, subsets)]
-    if not items:
+    items = load_items(benchmark, data, split, subsets)
+    if len(items) == 0:
         raise MaVlmInputError(f"{benchmark.name}: the dataset has no items.")
     keys = _item_keys(items, benchmark.id_field)
     os.makedirs(os.path.dirname(os.path.abspath(predictions_path)), exist_ok=True)
@@ -100,14 +104,14 @@ def run_benchmark(benchmark: Benchmark, generator, predictions_path: str, data: 
     done = {}
     if os.path.exists(predictions_path):
         done = {record["_key"]: record for record in read_jsonl(predictions_path) if "_key" in record}
-    todo = [(key, item) for key, item in zip(keys, items) if key not in done]
+    todo = [(key, index) for index, key in enumerate(keys) if key not in done]
     if limit is not None:
         todo = todo[:limit]
     root = data if data and os.path.isdir(data) else (os.path.dirname(data) if data else None)
     tokens = max_new_tokens or benchmark.max_new_tokens
     with tqdm(total=len(todo), desc=f"{benchmark.name}", unit="item") as progress:
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+            chunk = [(key, dict(items[index])) for key, index in todo[start : start + batch_size]]
             answers = generator.generate([benchmark.prompt(item, root) for _, item in chunk], tokens)
             records = [{**_json_fields(item), "prediction": answer, "_key": key}
                        for (key, item), answer in zip(chunk, answers)]  # fmt: skip
