@@ -124,7 +124,50 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
                 for done in pool.imap_unordered(_write_shard, tasks):
                     progress.update(done)
     meta = {"generator": "ma_vlm.data.generate", **asdict(config)}
-    tmp = output_dir / "generation.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, output_dir / "generation.json")
+    _write_atomic(output_dir / "generation.json", json.dumps(meta, indent=2))
+    _write_atomic(output_dir / "README.md", dataset_card(config))
     return output_dir
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def dataset_card(config: GenerationConfig) -> str:
+    """A Hub-style dataset card: ``datasets.load_dataset(folder)`` reads its ``configs``."""
+    return f"""---
+license: apache-2.0
+task_categories:
+- depth-estimation
+tags:
+- synthetic
+- metric-depth
+- mujoco
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+---
+# Synthetic metric RGB-D (ma-vlm)
+
+{config.num_scenes} procedural scenes ({", ".join(config.layouts)}) rendered offscreen with MuJoCo
+through {config.num_camera_models} camera models (seed {config.seed}; depth sources:
+{", ".join(config.sources)}). Made by `ma-vlm data generate`; the exact settings are in
+`generation.json`, and the same settings give the same bytes.
+
+| column | meaning |
+|---|---|
+| `image` | RGB PNG |
+| `depth` | float32 little-endian bytes, row-major (`height`, `width`), metres of z-depth, 0 = invalid |
+| `intrinsics` | [fx, fy, cx, cy] pixels, pixel centres at integer coordinates (OpenCV) |
+| `source` | `render` (clean) or the simulated sensor the depth went through |
+| `instances` | objects: id, category, colour, 3D box centre (camera frame, m), size (m), yaw (rad), pixels |
+| `instance_mask` | int32 bytes (`height`, `width`), 0 = background |
+| `camera_to_world` | 4 x 4 row-major, OpenCV camera axes, MuJoCo world (z up) |
+| `camera_model_id` | index in `ma_vlm.data.cameras.camera_zoo` |
+
+Decode a row with `ma_vlm.data.schema.decode_record`.
+"""

@@ -36,6 +36,7 @@ def test_generate_cli_writes_a_dataset_that_loads_and_is_identical_for_any_worke
     assert record["camera_to_world"].shape == (4, 4)
     assert json.loads((tmp_path / "one" / "generation.json").read_text())["seed"] == 5
     assert len(list((tmp_path / "two" / "data").glob("*.parquet"))) == 2
+    assert "depth-estimation" in (tmp_path / "one" / "README.md").read_text()  # a Hub dataset card
 
 
 def test_generate_bad_arguments_exit_with_a_message(tmp_path, capsys):
