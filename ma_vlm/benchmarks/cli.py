@@ -53,10 +53,10 @@ def score_command(args) -> int:
 
 
 def spatial_command(args) -> int:
+    from ma_vlm.benchmarks.io import write_json_atomic
     from ma_vlm.benchmarks.registry import get_benchmark
     from ma_vlm.benchmarks.runner import ImageTextGenerator, run_benchmark
     from ma_vlm.benchmarks.scoring import format_table, score_items
-    from ma_vlm.benchmarks.io import write_json_atomic
 
     benchmark = get_benchmark(args.benchmark)
     predictions = args.predictions or os.path.splitext(args.output)[0] + ".predictions.jsonl"
@@ -72,7 +72,11 @@ def spatial_command(args) -> int:
 
 
 def synthspatial_command(args) -> int:
-    from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial, records_from_dataset
+    from ma_vlm.benchmarks.synthspatial import (
+        SynthSpatialConfig,
+        build_synthspatial,
+        records_from_dataset,
+    )
 
     config = SynthSpatialConfig(questions_per_type=args.questions_per_type)
     dataset = build_synthspatial(records_from_dataset(args.rgbd, args.rgbd_split), args.output,

@@ -46,8 +46,7 @@ def write_json_atomic(path: str, payload) -> None:
     """Write JSON to a temporary file beside ``path`` then ``os.replace`` it into place."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8")
-    with handle:
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, sort_keys=False)
         handle.write("\n")
     os.replace(handle.name, path)

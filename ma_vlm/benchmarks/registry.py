@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ma_vlm.benchmarks import prompts
 from ma_vlm.benchmarks.multiple_choice import (

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ma_vlm.benchmarks.answer_parsing import extract_number, to_float, vsibench_first_token
+from ma_vlm.benchmarks.answer_parsing import (
+    extract_number,
+    to_float,
+    vsibench_first_token,
+)
 from ma_vlm.errors import MaVlmInputError
 
 MRA_METRIC = "MRA:.5:.95:.05"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests
-from synthetic_scenes import painted_record  # noqa: E402
+from synthetic_scenes import painted_record
 
-from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial  # noqa: E402
+from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -48,8 +48,15 @@ def smollm2_tokenizer():
 def tiny_llava(tmp_path_factory, smollm2_tokenizer):
     """A randomly initialised LLaVA saved like any Hub model: config, weights, processor."""
     import torch
-    from transformers import (AutoTokenizer, CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor)  # fmt: skip
+    from transformers import (
+        AutoTokenizer,
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,  # fmt: skip
+        LlavaProcessor,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})

@@ -13,12 +13,18 @@ import re
 import string
 from collections import defaultdict
 from functools import partial
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pytest
 
-from ma_vlm.benchmarks.answer_parsing import blink_letter, leading_letter, sat_answer, sat_target, threedsr_letter
+from ma_vlm.benchmarks.answer_parsing import (
+    blink_letter,
+    leading_letter,
+    sat_answer,
+    sat_target,
+    threedsr_letter,
+)
 from ma_vlm.benchmarks.multiple_choice import score_3dsrbench, score_cv_bench
 from ma_vlm.benchmarks.vsibench import VSIBENCH, VSIBENCH_MCA_TYPES, VSIBENCH_NA_TYPES
 
@@ -41,8 +47,9 @@ def reference(path, names):
     import pandas as pd
 
     namespace = {"re": re, "string": string, "np": np, "pd": pd, "partial": partial, "defaultdict": defaultdict,
-                 "Optional": Optional, "Dict": Dict, "List": List, "Any": Any}
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(path), "exec"), namespace)
+                 "Optional": Optional, "Dict": dict, "List": list, "Any": Any}
+    code = compile(ast.Module(body=wanted, type_ignores=[]), str(path), "exec")
+    exec(code, namespace)  # noqa: S102 -- lmms-eval's own scoring functions, from its installed files
     return namespace
 
 

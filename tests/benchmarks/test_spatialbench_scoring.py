@@ -31,6 +31,7 @@ def test_reach_and_size_give_three_points_per_pair():
 
 def test_counting_is_one_minus_mean_relative_error_and_can_go_negative():
     scores, per_item = score_spatialbench(items("counting", [("4", "4"), ("4", " 2 "), ("2", "8")]))
+    assert [row["score"] for row in per_item] == [1.0, 0.5, -2.0]
     # errors 0, 0.5, 3.0 -> 1 - 3.5 / 3
     assert scores["counting"] == pytest.approx(1 - 3.5 / 3)
     assert scores["counting_unparseable"] == 0

@@ -4,11 +4,14 @@ import math
 
 import numpy as np
 import pytest
-
 from synthetic_scenes import OBJECTS, painted_record
 
 from ma_vlm.benchmarks.scoring import score_items
-from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial, questions_for_record
+from ma_vlm.benchmarks.synthspatial import (
+    SynthSpatialConfig,
+    build_synthspatial,
+    questions_for_record,
+)
 
 CENTRES = {f"{c} {k}": np.array(p) for c, k, p, _ in OBJECTS}
 SIZES = {f"{c} {k}": np.array(s) for c, k, _, s in OBJECTS}

@@ -1,6 +1,10 @@
 """SynthSpatial: a spatial QA benchmark generated from RGB-D scenes with known geometry."""
 
-from ma_vlm.benchmarks.synthspatial.build import build_synthspatial, records_from_dataset, split_of
+from ma_vlm.benchmarks.synthspatial.build import (
+    build_synthspatial,
+    records_from_dataset,
+    split_of,
+)
 from ma_vlm.benchmarks.synthspatial.questions import (
     SYNTHSPATIAL,
     SynthSpatialConfig,

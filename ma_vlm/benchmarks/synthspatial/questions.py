@@ -172,7 +172,7 @@ def choice_questions(rng, objects, config) -> list[dict]:
         if len([i for i in items if i["question_type"] == "object_depth_order"]) >= n:
             break
         da, db = np.linalg.norm(a.center_m), np.linalg.norm(b.center_m)
-        near, far = (a, b) if da < db else (b, a)
+        near = a if da < db else b
         if _clearly_smaller(min(da, db), max(da, db), margin):
             options, answer = _letter_options(rng, [a.name, b.name], near.name)
             question = f"Which object is closer to the camera, the {a.name} or the {b.name}?"
