@@ -55,23 +55,28 @@ def scene_record(config: GenerationConfig, scene_index: int) -> dict:
     return record
 
 
-def _write_shard(task: tuple[GenerationConfig, int, int, list[int], str]) -> int:
-    config, shard_index, num_shards, scene_indices, data_dir = task
+def _encoded_scene(task: tuple[GenerationConfig, int]) -> dict:
+    """Worker body: render scene ``task[1]`` and encode it to a ``rgbd_features()`` row."""
+    from ma_vlm.data.schema import encode_record
+
+    config, scene_index = task
+    return encode_record(scene_record(config, scene_index))
+
+
+def _write_shard(rows: list[dict], path: Path) -> None:
     from datasets import Dataset
 
-    from ma_vlm.data.schema import encode_record, rgbd_features
+    from ma_vlm.data.schema import rgbd_features
 
-    rows = [encode_record(scene_record(config, i)) for i in scene_indices]
-    final = Path(data_dir) / f"train-{shard_index:05d}-of-{num_shards:05d}.parquet"
-    tmp = final.with_suffix(f".tmp{os.getpid()}")
+    tmp = path.with_name(path.name + ".tmp")
     Dataset.from_list(rows, features=rgbd_features()).to_parquet(str(tmp))
-    os.replace(tmp, final)
-    return len(scene_indices)
+    os.replace(tmp, path)
 
 
 def _worker_context():
-    """Fork (fast: workers inherit the imports) unless this process already initialised EGL,
-    whose driver state must not be forked; then spawn (each worker re-imports ``ma_vlm``)."""
+    """Fork (fast: workers inherit the imports; the pool forks before tqdm starts a thread)
+    unless this process already initialised EGL, whose driver state must not be forked; then
+    spawn (each worker re-imports ``ma_vlm``)."""
     import multiprocessing
     import sys
 
@@ -105,24 +110,31 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
             "(mixing two generations would silently duplicate scenes)."
         )
     data_dir.mkdir(parents=True, exist_ok=True)
-    # At least one shard per worker, at most ``scenes_per_shard`` scenes per shard.
-    num_shards = max(-(-config.num_scenes // config.scenes_per_shard), min(workers, config.num_scenes))
-    chunks = [c.tolist() for c in np.array_split(np.arange(config.num_scenes), num_shards)]
-    tasks = [(config, k, len(chunks), chunk, str(data_dir)) for k, chunk in enumerate(chunks)]
+    num_shards = -(-config.num_scenes // config.scenes_per_shard)
+    tasks = ((config, i) for i in range(config.num_scenes))
 
     import datasets  # noqa: F401  (imported once here: forked workers inherit it)
     from tqdm.auto import tqdm
 
-    if workers <= 1:
+    # Workers render and encode; this process writes shards in scene order, so the files are
+    # the same for any worker count (and hold at most one shard of rows in memory).
+    pool = _worker_context().Pool(workers) if workers > 1 else None
+    try:
+        rows_in_order = pool.imap(_encoded_scene, tasks, chunksize=2) if pool else map(_encoded_scene, tasks)
+        rows, shard = [], 0
         with tqdm(total=config.num_scenes, unit="scene", desc="rendering") as progress:
-            for task in tasks:
-                progress.update(_write_shard(task))
-    else:
-        # The pool forks before tqdm starts its monitor thread.
-        with _worker_context().Pool(workers) as pool:
-            with tqdm(total=config.num_scenes, unit="scene", desc="rendering") as progress:
-                for done in pool.imap_unordered(_write_shard, tasks):
-                    progress.update(done)
+            for row in rows_in_order:
+                rows.append(row)
+                progress.update(1)
+                if len(rows) == config.scenes_per_shard or progress.n == config.num_scenes:
+                    _write_shard(rows, data_dir / f"train-{shard:05d}-of-{num_shards:05d}.parquet")
+                    rows, shard = [], shard + 1
+        if pool is not None:
+            pool.close()
+            pool.join()
+    finally:
+        if pool is not None:
+            pool.terminate()  # no-op after a clean close; stops workers after an error
     meta = {"generator": "ma_vlm.data.generate", **asdict(config)}
     _write_atomic(output_dir / "generation.json", json.dumps(meta, indent=2))
     _write_atomic(output_dir / "README.md", dataset_card(config))
