@@ -99,6 +99,9 @@ def threedsr_prompt(item: dict, root=None):
 
 
 def sat_prompt(item: dict, root=None):
+    """SAT question and lettered answers. lmms-eval's ``sat`` task also inserts a paragraph of
+    multi-image hints after the question; it is not added here, so answers may differ from an
+    lmms-eval run (the scoring is the same)."""
     images = item.get("image_bytes") or item.get("images") or []
     options = "".join(f"{chr(65 + i)}. {text}\n" for i, text in enumerate(item["answers"]))
     text = item["question"].strip() + "\n\n" + options + "\n" + MCA_INSTRUCTION
