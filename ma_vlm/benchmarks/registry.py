@@ -56,7 +56,7 @@ BLINK_SPATIAL_SUBTASKS = ("Relative_Depth", "Spatial_Relation", "Multi-view_Reas
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
-        Benchmark("vsibench", "nyu-visionx/VSI-Bench", (None,), "test", "id", prompts.vsibench_prompt,
+        Benchmark("vsibench", "nyu-visionx/VSI-Bench", ("full",), "test", "id", prompts.vsibench_prompt,
                   _vsi_style(VSIBENCH), "overall"),
         Benchmark("synthspatial", None, (None,), "test", "id", prompts.synthspatial_prompt,
                   _vsi_style(SYNTHSPATIAL), "overall"),
