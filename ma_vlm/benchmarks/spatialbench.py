@@ -51,6 +51,8 @@ def score_spatialbench(items: list[dict]) -> tuple[dict, list[dict]]:
                 f"spatialbench: item task {task!r} is not one of {list(SPATIALBENCH_TASKS)}; set "
                 "'task' to the stem of the JSON file the question came from."
             )
+        if "answer" not in item:
+            raise MaVlmInputError("spatialbench: an item lacks 'answer'; keep the benchmark's fields.")
         by_task[task].append(item)
 
     summary: dict[str, float] = {}

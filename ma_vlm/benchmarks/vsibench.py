@@ -71,6 +71,11 @@ class VsiStyleScorer:
         """{"question_type", "metric", "score"} for one item with ``prediction`` and
         ``ground_truth`` fields (the prediction is whitespace-stripped, as lmms-eval does)."""
         question_type = item.get("question_type")
+        if "ground_truth" not in item:
+            raise MaVlmInputError(
+                f"{self.name}: an item lacks 'ground_truth'; each prediction line must carry the "
+                "benchmark's own fields (question_type, ground_truth) plus 'prediction'."
+            )
         prediction = (item.get("prediction") or "").strip()
         if question_type in self.mca_types:
             target = str(item["ground_truth"])

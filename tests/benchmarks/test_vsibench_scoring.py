@@ -125,3 +125,8 @@ def test_aggregate_has_lmms_eval_keys_and_averages_eight_subscores():
 def test_unknown_question_type_is_named():
     with pytest.raises(MaVlmInputError, match="unknown question_type 'room_area'"):
         VSIBENCH.score_item({"question_type": "room_area", "ground_truth": "1", "prediction": "1"})
+
+
+def test_missing_ground_truth_is_named():
+    with pytest.raises(MaVlmInputError, match="lacks 'ground_truth'"):
+        VSIBENCH.score_item({"question_type": "object_counting", "prediction": "3"})
