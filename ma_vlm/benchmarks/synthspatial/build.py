@@ -163,18 +163,10 @@ min_separation_m={config.min_separation_m}.
 
 
 def records_from_dataset(path: str, split: str = "train"):
-    """Decoded RGB-D records from a dataset folder written with ``ma_vlm.data.schema`` rows."""
-    import datasets
-
+    """Decoded RGB-D records from any source ``ma_vlm.data.loading.load_rgbd_dataset`` reads
+    (``ma-vlm data generate`` folders, ``save_to_disk`` folders, parquet files, Hub ids)."""
+    from ma_vlm.data.loading import load_rgbd_dataset
     from ma_vlm.data.schema import decode_record
 
-    if os.path.exists(os.path.join(path, "dataset_dict.json")):
-        rows = datasets.load_from_disk(path)[split]
-    elif os.path.exists(os.path.join(path, "dataset_info.json")):
-        rows = datasets.load_from_disk(path)
-    else:
-        from ma_vlm.benchmarks.io import load_local_split
-
-        rows = load_local_split(path, split)
-    for row in rows:
+    for row in load_rgbd_dataset(path, split=split):
         yield decode_record(row)
