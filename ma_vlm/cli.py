@@ -32,7 +32,9 @@ def _register_all(subparsers, module_names: list[str]) -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name == name:  # that capability is not built yet
+            # Skip a capability that is not installed or built; a missing dependency *inside* it
+            # (error.name elsewhere) is a real error and surfaces.
+            if error.name is not None and (name == error.name or name.startswith(error.name + ".")):
                 continue
             raise
         module.register(subparsers)
