@@ -1,29 +1,33 @@
 """ma-vlm: Metric Anything as a Transformers vision tower and depth prior.
 
-`import ma_vlm` registers the `metric_anything` model type with Transformers' Auto classes.
+`import ma_vlm` is light (no torch): the model names below load on first use. Importing
+`ma_vlm.encoders` -- directly, or by touching any model name here, e.g. `ma_vlm.MetricAnythingModel`
+-- registers the `metric_anything` model type with Transformers' Auto classes.
 """
 
-from ma_vlm.encoders import (
-    MetricAnythingConfig,
-    MetricAnythingForDepthEstimation,
-    MetricAnythingImageProcessor,
-    MetricAnythingModel,
-    predict_metric_depth,
-    preset_config,
-)
+from importlib import import_module
+
 from ma_vlm.errors import MaVlmInputError
-from ma_vlm.geometry import Intrinsics, backproject
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Intrinsics",
-    "MaVlmInputError",
-    "MetricAnythingConfig",
-    "MetricAnythingForDepthEstimation",
-    "MetricAnythingImageProcessor",
-    "MetricAnythingModel",
-    "backproject",
-    "predict_metric_depth",
-    "preset_config",
-]
+_LAZY = {
+    "MetricAnythingConfig": "ma_vlm.encoders",
+    "MetricAnythingForDepthEstimation": "ma_vlm.encoders",
+    "MetricAnythingImageProcessor": "ma_vlm.encoders",
+    "MetricAnythingModel": "ma_vlm.encoders",
+    "predict_metric_depth": "ma_vlm.encoders",
+    "preset_config": "ma_vlm.encoders",
+    "Intrinsics": "ma_vlm.geometry",
+    "backproject": "ma_vlm.geometry",
+}
+
+__all__ = ["MaVlmInputError", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ma_vlm' has no attribute {name!r}")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
 
-import ma_vlm  # noqa: F401  (registers metric_anything)
+import ma_vlm.encoders  # noqa: F401  (registers metric_anything)
 from ma_vlm.encoders import MetricAnythingModel, preset_config
 
 IMAGE_TOKEN_ID = 7

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForDepthEstimation, pipeline
 
-import ma_vlm  # noqa: F401  (registers metric_anything)
+import ma_vlm.encoders  # noqa: F401  (registers metric_anything)
 from ma_vlm import MaVlmInputError, MetricAnythingModel, predict_metric_depth
 from ma_vlm.encoders import MetricAnythingImageProcessor, preset_config
 
