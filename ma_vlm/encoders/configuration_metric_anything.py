@@ -80,6 +80,12 @@ class MetricAnythingConfig(PreTrainedConfig):
             pyramid levels (256, 320, 640 / 3, 1, 1).
         decoder_hidden_size (`int`): channels of the fusion decoder (256).
         head_hidden_size (`int`): channels of the last head convolutions (32).
+        use_prompt (`bool`): build the prompt-based *teacher*: every fusion stage of the decoder
+            gets a `prompt_depth_layer` that adds features of a Sparse Metric Prompt (value + validity
+            channels, see `MetricAnythingDecoder`). Its last convolution starts at zero, so a
+            prompt-free *student* checkpoint loads into a teacher and gives identical outputs.
+        prompt_hidden_size (`int`): channels of the prompt layers' hidden convolutions (None: the
+            decoder width).
     """
 
     model_type = "metric_anything"
@@ -97,6 +103,8 @@ class MetricAnythingConfig(PreTrainedConfig):
     decoder_hidden_size: int = 256
     head_hidden_size: int = 32
     initializer_range: float = 0.02
+    use_prompt: bool = False
+    prompt_hidden_size: int | None = None
 
     def __post_init__(self, **kwargs):
         backbone = self.backbone_config

@@ -1,12 +1,14 @@
 """Depth side of Metric Anything: neck (projections of ViT maps), fusion decoder, head.
 
 Layout and module names follow the official Student-DepthMap (shared/reference spec, sec. 5-7)
-so its state dict maps by renaming prefixes only.
+so its state dict maps by renaming prefixes only. The prompt-based teacher (`use_prompt=True`)
+adds one `prompt_depth_layer` per fusion stage, named as in Transformers' Prompt Depth Anything.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
@@ -58,20 +60,65 @@ class ResidualConvUnit(nn.Module):
         return x + self.residual(x)
 
 
-class FusionBlock(nn.Module):
-    """Adds a (refined) skip to the running decoder map, refines, optionally upsamples 2x."""
+# Channels of the prompt the decoder reads: canonical inverse depth and valid-pixel coverage.
+PROMPT_CHANNELS = 2
 
-    def __init__(self, dim: int, upsample: bool, has_skip: bool = True):
+
+class MetricAnythingPromptLayer(nn.Module):
+    """Sparse-prompt features added to a fusion stage: conv3x3 -> ReLU -> conv3x3 -> ReLU ->
+    conv3x3 (as Transformers' `PromptDepthAnythingLayer`, with 2 input channels). The last
+    convolution is zero-initialised (`_init_weights`), so a new teacher equals its student."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.convolution1 = nn.Conv2d(PROMPT_CHANNELS, hidden, kernel_size=3, padding=1)
+        self.activation1 = nn.ReLU()
+        self.convolution2 = nn.Conv2d(hidden, hidden, kernel_size=3, padding=1)
+        self.activation2 = nn.ReLU()
+        self.convolution3 = nn.Conv2d(hidden, dim, kernel_size=3, padding=1)
+
+    def forward(self, prompt: torch.Tensor) -> torch.Tensor:
+        hidden = self.activation1(self.convolution1(prompt))
+        return self.convolution3(self.activation2(self.convolution2(hidden)))
+
+
+def pool_prompt(prompt: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Masked average pooling of a (B, 2, S, S) prompt [canonical value, validity] to `size`.
+
+    Value: mean over the *valid* pixels of each cell (0 where none); coverage: fraction of
+    valid pixels. Plain bilinear resizing would average missing zeros into the values.
+    """
+    value, valid = prompt[:, :1], prompt[:, 1:]
+    if tuple(value.shape[-2:]) == tuple(size):
+        return prompt
+    coverage = F.adaptive_avg_pool2d(valid, size)
+    value_sum = F.adaptive_avg_pool2d(value * valid, size)
+    pooled = torch.where(coverage > 0, value_sum / coverage.clamp_min(1e-12), torch.zeros_like(value_sum))
+    return torch.cat([pooled, coverage], dim=1)
+
+
+class FusionBlock(nn.Module):
+    """Adds a (refined) skip to the running decoder map, refines, adds prompt features (teacher),
+    optionally upsamples 2x."""
+
+    def __init__(self, dim: int, upsample: bool, has_skip: bool = True, prompt_hidden: int | None = None):
         super().__init__()
         self.resnet1 = ResidualConvUnit(dim) if has_skip else None
         self.resnet2 = ResidualConvUnit(dim)
         self.deconv = nn.ConvTranspose2d(dim, dim, kernel_size=2, stride=2, bias=False) if upsample else None
         self.out_conv = nn.Conv2d(dim, dim, kernel_size=1, bias=True)
+        self.prompt_depth_layer = MetricAnythingPromptLayer(dim, prompt_hidden) if prompt_hidden else None
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                prompt: torch.Tensor | None = None) -> torch.Tensor:
         if skip is not None:
             x = x + self.resnet1(skip)
         x = self.resnet2(x)
+        if prompt is not None and self.prompt_depth_layer is not None:
+            pooled = pool_prompt(prompt, x.shape[-2:]).to(x.dtype)
+            # Images whose prompt is empty get no prompt features: an all-zero prompt == no prompt.
+            present = (pooled[:, 1:].amax(dim=(1, 2, 3)) > 0).to(x.dtype).view(-1, 1, 1, 1)
+            x = x + self.prompt_depth_layer(pooled) * present
         if self.deconv is not None:
             x = self.deconv(x)
         return self.out_conv(x)
@@ -92,15 +139,21 @@ class MetricAnythingDecoder(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv2d(neck_dims[source], dim, kernel_size=3, padding=1, bias=False) for source in _STAGE_INPUT
         )
+        prompt_hidden = (config.prompt_hidden_size or dim) if config.use_prompt else None
         self.fusions = nn.ModuleList(
-            FusionBlock(dim, upsample, has_skip=stage != 6) for stage, upsample in enumerate(_STAGE_UPSAMPLES)
+            FusionBlock(dim, upsample, has_skip=stage != 6, prompt_hidden=prompt_hidden)
+            for stage, upsample in enumerate(_STAGE_UPSAMPLES)
         )
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        """features: the neck's 7 maps -> (B, decoder_hidden_size, S/2, S/2)."""
-        x = self.fusions[6](self.convs[6](features[_STAGE_INPUT[6]]))
+    def forward(self, features: list[torch.Tensor], prompt: torch.Tensor | None = None) -> torch.Tensor:
+        """features: the neck's 7 maps -> (B, decoder_hidden_size, S/2, S/2).
+
+        prompt (teacher only): (B, 2, S, S) [canonical inverse depth f / (S * depth_m) at valid
+        pixels else 0, validity 0/1]; each stage reads it masked-average-pooled to its own size.
+        """
+        x = self.fusions[6](self.convs[6](features[_STAGE_INPUT[6]]), prompt=prompt)
         for stage in range(5, -1, -1):
-            x = self.fusions[stage](x, self.convs[stage](features[_STAGE_INPUT[stage]]))
+            x = self.fusions[stage](x, self.convs[stage](features[_STAGE_INPUT[stage]]), prompt=prompt)
         return x
 
 

@@ -123,6 +123,37 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
             data["focal_length_px"] = focal * self.size / widths
         return BatchFeature(data=data, tensor_type=return_tensors)
 
+    def prepare_prompt_depth(self, prompt_depth) -> torch.Tensor:
+        """(H, W) sparse metric depth in metres of the image as given (0 = missing) ->
+        (1, 1, S, S) float32 metres at network size, for the teacher's `prompt_depth`.
+
+        Resizing keeps sparse points sparse and never blurs missing zeros into values: every
+        valid pixel (u, v) lands in network pixel (floor((u + 0.5) S / W), floor((v + 0.5) S / H))
+        and network pixels receiving several points take their mean (masked average pooling when
+        shrinking, nearest placement without spreading when enlarging). NaN, inf and negative
+        values are rejected rather than guessed.
+        """
+        depth = torch.as_tensor(np.asarray(prompt_depth.detach().cpu() if isinstance(prompt_depth, torch.Tensor)
+                                           else prompt_depth), dtype=torch.float32)
+        if depth.ndim == 3 and depth.shape[0] == 1:
+            depth = depth[0]
+        if depth.ndim != 2:
+            raise MaVlmInputError(f"prompt_depth must be a (H, W) map in metres, got shape {tuple(depth.shape)}")
+        if not torch.isfinite(depth).all():
+            raise MaVlmInputError("prompt_depth contains NaN or inf; mark missing pixels with 0 (np.nan_to_num(d, nan=0))")
+        if (depth < 0).any():
+            raise MaVlmInputError("prompt_depth has negative values; give metres >= 0 with 0 = missing")
+        height, width = depth.shape
+        size = self.size
+        rows, cols = torch.nonzero(depth > 0, as_tuple=True)
+        target_rows = ((rows.double() + 0.5) * size / height).long().clamp_(0, size - 1)
+        target_cols = ((cols.double() + 0.5) * size / width).long().clamp_(0, size - 1)
+        flat = target_rows * size + target_cols
+        total = torch.zeros(size * size).index_add_(0, flat, depth[rows, cols])
+        count = torch.zeros(size * size).index_add_(0, flat, torch.ones_like(flat, dtype=torch.float32))
+        resized = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
+        return resized.view(1, 1, size, size)
+
     def _resize(self, image: torch.Tensor) -> torch.Tensor:
         if image.shape[-2:] == (self.size, self.size):
             return image
