@@ -1,0 +1,135 @@
+"""Training data: noisy-source views of an RGB-D dataset mixed with `datasets.interleave_datasets`.
+
+Each entry of `recipe.data.sources` is one *view* of the base dataset: rows tagged with the
+source name, whose depth goes through `ma_vlm.data.noise.apply_source` when the row is read
+("render" keeps the clean depth). Views are interleaved with the recipe's weights.
+
+Map-style (default): example k of the training stream is row `perm_e[k mod N]` of the mixture,
+with `perm_e` a permutation seeded by (seed, epoch e = k // N), and its noise and prompt are
+seeded by (seed, k). The data position is therefore just k: resuming needs no loader state.
+Streaming (`data.streaming: true`): the mixture is an `IterableDataset` shuffled with a buffer;
+its position is saved with `IterableDataset.state_dict()`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+SOURCE_COLUMN = "noise_source"
+CLEAN_SOURCE = "render"
+
+
+def source_mixture(dataset, sources: dict[str, float], seed: int):
+    """One view per source, interleaved with probabilities proportional to the weights."""
+    import datasets
+
+    from ma_vlm.data.noise import NOISE_SOURCES
+    from ma_vlm.errors import MaVlmInputError
+
+    names = list(sources)
+    unknown = [n for n in names if n != CLEAN_SOURCE and n not in NOISE_SOURCES]
+    if not names or unknown:
+        raise MaVlmInputError(f"data.sources {names}: use render (clean) and/or {', '.join(NOISE_SOURCES)}")
+    weights = np.asarray([float(sources[n]) for n in names])
+    if (weights <= 0).any():
+        raise MaVlmInputError(f"data.sources weights must be > 0, got {sources}")
+    if isinstance(dataset, datasets.IterableDataset):
+        views = [dataset.map(lambda row, name=name: {SOURCE_COLUMN: name}) for name in names]
+    else:
+        views = [dataset.add_column(SOURCE_COLUMN, [name] * len(dataset)) for name in names]
+    if len(views) == 1:
+        return views[0]
+    return datasets.interleave_datasets(views, probabilities=(weights / weights.sum()).tolist(), seed=seed,
+                                        stopping_strategy="all_exhausted")
+
+
+class ExampleMaker:
+    """Turns one mixture row into a training example at network size S.
+
+    Returns: pixel_values (3, S, S) ImageNet-normalised; depth (1, S, S) metres of the row's
+    source, 0 = invalid (nearest resize); valid_mask (1, S, S) bool; focal_length_px () in network
+    pixels (fx * S / W); prompt_depth (1, S, S) metres, 0 = missing, sampled at the image's own
+    resolution from the source depth and resized by `prepare_prompt_depth` (the inference path);
+    clean () bool (the source is the clean render).
+    """
+
+    def __init__(self, processor, prompt_sampler=None):
+        self.processor, self.prompt_sampler = processor, prompt_sampler
+
+    def __call__(self, row: dict, rng: np.random.Generator) -> dict:
+        from ma_vlm.data.loading import resize_record
+        from ma_vlm.data.noise import apply_source
+        from ma_vlm.data.schema import decode_record
+
+        record = decode_record(row)
+        source = row.get(SOURCE_COLUMN, CLEAN_SOURCE)
+        if source != CLEAN_SOURCE:
+            record = apply_source(record, source, seed=int(rng.integers(2**31)))
+        size = self.processor.size
+        inputs = self.processor(record["image"], focal_length_px=float(record["intrinsics"][0]))
+        depth = resize_record(record, size, size)["depth"]
+        prompt = None
+        if self.prompt_sampler is not None:
+            prompt = self.prompt_sampler(record["depth"], rng)
+        prompt_depth = (torch.zeros(1, size, size) if prompt is None
+                        else self.processor.prepare_prompt_depth(prompt)[0])
+        depth_tensor = torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None]
+        return {
+            "pixel_values": inputs["pixel_values"][0],
+            "depth": depth_tensor,
+            "valid_mask": depth_tensor > 0,
+            "focal_length_px": inputs["focal_length_px"][0].float(),
+            "prompt_depth": prompt_depth,
+            "clean": torch.tensor(source == CLEAN_SOURCE),
+        }
+
+
+class TrainingStream(torch.utils.data.Dataset):
+    """Map-style stream: item k is training example k (see the module docstring); valid k lie in
+    [start, stop) so a DataLoader over it resumes at any sample count."""
+
+    def __init__(self, mixture, maker: ExampleMaker, seed: int, start: int, stop: int):
+        self.mixture, self.maker, self.seed = mixture, maker, seed
+        self.start, self.stop = start, stop
+        self._permutations: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def row_index(self, k: int) -> int:
+        size = len(self.mixture)
+        epoch = k // size
+        if epoch not in self._permutations:
+            self._permutations = {epoch: np.random.default_rng([self.seed, epoch]).permutation(size)}
+        return int(self._permutations[epoch][k % size])
+
+    def __getitem__(self, index: int) -> dict:
+        k = self.start + int(index)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1, k]))
+        return self.maker(self.mixture[self.row_index(k)], rng)
+
+
+class StreamingTrainingStream(torch.utils.data.IterableDataset):
+    """Streaming mixture (shuffled with a buffer) -> examples; the example counter seeds noise
+    and prompts. `state_dict()` / `load_state_dict()` resume the position."""
+
+    def __init__(self, mixture, maker: ExampleMaker, seed: int, shuffle_buffer: int):
+        self.mixture = mixture.shuffle(seed=seed, buffer_size=shuffle_buffer)
+        self.maker, self.seed, self.count, self.epoch = maker, seed, 0, 0
+
+    def __iter__(self):
+        while True:
+            self.mixture.set_epoch(self.epoch)
+            for row in self.mixture:
+                rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1, self.count]))
+                self.count += 1
+                yield self.maker(row, rng)
+            self.epoch += 1
+
+    def state_dict(self) -> dict:
+        return {"mixture": self.mixture.state_dict(), "count": self.count, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mixture.load_state_dict(state["mixture"])
+        self.count, self.epoch = state["count"], state["epoch"]

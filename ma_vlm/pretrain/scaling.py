@@ -1,0 +1,117 @@
+"""Scaling in miniature: the same recipe trained on more scenes and/or more camera models,
+scored on a held-out set whose cameras the training runs never saw.
+
+For each camera count C (`scaling.camera_models`, default the recipe's `data.generate`) the
+largest scene count is rendered once; smaller sizes are its first N scenes (scene i depends
+only on (seed, i), so sets are nested). Every run uses the same `train` section (same steps),
+so the only variable is the data. Output folder: `runs/C<cams>-N<scenes>/` per run,
+`eval_data/`, `scaling.csv`, `scaling.md`, `scaling.png`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+
+from ma_vlm.pretrain.recipe import Recipe
+
+
+def _render(folder: Path, spec: dict) -> Path:
+    from ma_vlm.data.generate import GenerationConfig, generate_dataset
+
+    if not any(folder.glob("data/*.parquet")):
+        config = GenerationConfig(num_scenes=int(spec["scenes"]), seed=int(spec.get("seed", 0)),
+                                  num_camera_models=int(spec.get("camera_models", 1000)),
+                                  max_side_px=int(spec.get("max_side", 640)), min_side_px=int(spec.get("min_side", 48)))
+        generate_dataset(folder, config)
+    return folder
+
+
+def _subset(source: Path, folder: Path, num_scenes: int) -> Path:
+    from ma_vlm.data.loading import load_rgbd_dataset
+
+    target = folder / "data" / "train.parquet"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        load_rgbd_dataset(source).select(range(num_scenes)).to_parquet(str(target))
+    return folder
+
+
+def held_out_benchmark(eval_dir: Path, training_camera_ids: set[int]):
+    """The evaluation set minus any image taken with a training camera model."""
+    from ma_vlm.data.depth_benchmarks import DepthBenchmark, read_rgbd_dataset
+
+    full = read_rgbd_dataset(eval_dir)
+    samples = [s for s in full.samples() if int(s.get("camera_model_id", -1)) not in training_camera_ids]
+    return DepthBenchmark("held-out cameras", full.protocol, len(samples), lambda: iter(samples))
+
+
+def run_scaling(recipe: Recipe, output_dir: str | Path) -> str:
+    """Train every (camera count, scene count) run, evaluate, write the table/figure; returns markdown."""
+    from ma_vlm.data.cameras import camera_zoo
+    from ma_vlm.data.eval_depth import evaluate_depth, load_predictor
+    from ma_vlm.pretrain.trainer import run_training
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    base = dict(recipe.data.generate)
+    camera_counts = recipe.scaling.camera_models or [int(base.get("camera_models", 1000))]
+    scene_counts = sorted(int(n) for n in recipe.scaling.scene_counts)
+    eval_dir = _render(output_dir / "eval_data", recipe.scaling.eval_generate)
+    rows = []
+    for cameras in camera_counts:
+        full = _render(output_dir / f"data_C{cameras}", {**base, "camera_models": cameras, "scenes": scene_counts[-1]})
+        zoo = camera_zoo(cameras, int(base.get("max_side", 640)), int(base.get("min_side", 48)))
+        benchmark = held_out_benchmark(eval_dir, {camera.camera_model_id for camera in zoo})
+        for scenes in scene_counts:
+            run = copy.deepcopy(recipe)
+            run.data.path = str(_subset(full, output_dir / f"data_C{cameras}_N{scenes}", scenes))
+            run_dir = output_dir / "runs" / f"C{cameras}-N{scenes}"
+            run_training(run, run_dir)
+            predict = load_predictor(str(run_dir / "model"))
+            for prompt in recipe.scaling.eval_prompts:
+                report = evaluate_depth(predict, benchmark, None if prompt == "none" else prompt, progress=False)
+                rows.append({"camera_models": cameras, "scenes": scenes, "prompt": prompt,
+                             "eval_images": report["num_images"], **{k: report["metrics"][k] for k in
+                                                                     ("abs_rel", "delta1", "rmse")}})
+    _write_table(rows, output_dir)
+    _plot(rows, output_dir / "scaling.png")
+    return (output_dir / "scaling.md").read_text()
+
+
+def _write_table(rows: list[dict], output_dir: Path) -> None:
+    columns = list(rows[0])
+    with (output_dir / "scaling.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+                                       for c in columns) + " |")
+    (output_dir / "scaling.md").write_text("\n".join(lines) + "\n")
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key in sorted({(r["camera_models"], r["prompt"]) for r in rows}):
+        series = sorted((r["scenes"], r["abs_rel"], r["delta1"]) for r in rows if (r["camera_models"], r["prompt"]) == key)
+        label = f"{key[0]} cameras, prompt {key[1]}"
+        axes[0].plot([s[0] for s in series], [s[1] for s in series], "o-", label=label)
+        axes[1].plot([s[0] for s in series], [s[2] for s in series], "o-", label=label)
+    for axis, name in zip(axes, ("AbsRel (lower is better)", "delta1 (higher is better)")):
+        axis.set_xscale("log")
+        axis.set_xlabel("training scenes")
+        axis.set_ylabel(name)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle("held-out error vs training data (held-out camera models)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,282 @@
+"""The training loop shared by teacher pretraining and student distillation.
+
+`run_training(recipe, output_dir)` pretrains (teacher when `model.use_prompt`);
+`run_training(recipe, output_dir, teacher_dir=...)` distils (see `distill.py`). It runs under
+`accelerate` as it is (one CPU process) or under `accelerate launch --config_file
+recipes/accelerate/*.yaml` (GPUs, DeepSpeed ZeRO-2). Re-running the same command on the same
+output folder resumes from `checkpoints/latest` and reproduces the uninterrupted loss curve.
+
+Run folder: `recipe.yaml` (as run), `log.csv`, `loss_curve.png`, `checkpoints/`, `model/`
+(final `save_pretrained` folder for `ma-vlm eval depth --model`), `summary.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from ma_vlm.errors import MaVlmInputError
+from ma_vlm.pretrain.checkpoints import LossLog, latest_checkpoint, save_checkpoint
+from ma_vlm.pretrain.recipe import ModelRecipe, Recipe
+
+
+def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
+    """A `MetricAnythingForDepthEstimation` from a preset (+ overrides), a model folder
+    (`init_from`; "teacher" = the distillation teacher's folder), and/or DINOv3 backbone weights."""
+    from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
+    from ma_vlm.encoders.presets import PRESETS
+
+    init_from = teacher_dir if model_recipe.init_from == "teacher" else model_recipe.init_from
+    if init_from:
+        if not Path(init_from).is_dir():
+            raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
+        # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
+        return MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
+    overrides = dict(model_recipe.overrides)
+    if model_recipe.preset not in PRESETS:
+        raise MaVlmInputError(f"model.preset {model_recipe.preset!r}: choose one of {sorted(PRESETS)}")
+    if isinstance(overrides.get("backbone_config"), dict):
+        base = dict(PRESETS[model_recipe.preset].get("backbone_config") or {})
+        overrides["backbone_config"] = {**base, **overrides["backbone_config"]}
+    config = preset_config(model_recipe.preset, use_prompt=model_recipe.use_prompt, **overrides)
+    config.validate_architecture()
+    model = MetricAnythingForDepthEstimation(config)
+    init_depth_side_for_training(model, model_recipe.initial_canonical_inverse_depth)
+    if model_recipe.backbone_from:
+        load_backbone_weights(model, model_recipe.backbone_from)
+    return model
+
+
+@torch.no_grad()
+def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) -> None:
+    """Signal-preserving init of neck, decoder and head for training from scratch.
+
+    Why: with torch's default conv init every layer shrinks the signal (~1/sqrt(3) per layer), so
+    a fresh model's output varies by ~1e-5 around a constant and training barely moves it (we
+    measured a constant-depth model after 150 tiny steps). Here: He-normal init (fan-in; ReLU gain
+    in the head, linear elsewhere), residual units start as identities (second conv zero), the
+    last head conv is small and its bias a plausible canonical inverse depth. Prompt layers keep
+    their zero output conv. Not used when loading a checkpoint (`init_from`).
+    """
+    from torch import nn
+
+    from ma_vlm.encoders.decoder_metric_anything import MetricAnythingPromptLayer, ResidualConvUnit
+
+    def he(conv, gain_name: str) -> None:
+        fan_in = conv.weight.shape[0] if isinstance(conv, nn.ConvTranspose2d) else conv.weight[0].numel()
+        std = nn.init.calculate_gain(gain_name) / fan_in**0.5
+        conv.weight.normal_(0.0, std)
+        if conv.bias is not None:
+            conv.bias.zero_()
+
+    for part, gain in ((model.neck, "linear"), (model.decoder, "linear"), (model.head, "relu")):
+        for module in part.modules():
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                he(module, gain)
+    for module in model.decoder.modules():
+        if isinstance(module, ResidualConvUnit):
+            module.residual[-1].weight.zero_()
+            module.residual[-1].bias.zero_()
+        if isinstance(module, MetricAnythingPromptLayer):
+            he(module.convolution1, "relu")
+            he(module.convolution2, "relu")
+            module.convolution3.weight.zero_()
+            module.convolution3.bias.zero_()
+    last = model.head[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
+    last.weight.mul_(0.1 * initial_canonical_inverse_depth)
+    last.bias.fill_(initial_canonical_inverse_depth)
+
+
+def load_backbone_weights(model, source: str) -> None:
+    """Copy a Transformers DINOv3 ViT checkpoint (folder or Hub id) into the tower's backbone."""
+    from transformers import DINOv3ViTModel
+
+    state = DINOv3ViTModel.from_pretrained(source).state_dict()
+    own = model.model.backbone.state_dict()
+    mismatched = [k for k in own if k not in state or state[k].shape != own[k].shape]
+    if mismatched:
+        raise MaVlmInputError(
+            f"{source} does not match the recipe's backbone ({len(mismatched)} keys differ, e.g. {mismatched[:3]}); "
+            "use the preset whose ViT size equals the checkpoint's"
+        )
+    model.model.backbone.load_state_dict(state)
+
+
+def training_dataset(recipe: Recipe, output_dir: Path, is_main: bool, accelerator):
+    """The base RGB-D dataset: `data.path`, or `data.generate` rendered once into OUTPUT/data."""
+    from ma_vlm.data.loading import load_rgbd_dataset
+
+    path = recipe.data.path
+    if path is None:
+        path = output_dir / "data"
+        if is_main and not any(path.glob("data/*.parquet")):
+            from ma_vlm.data.generate import GenerationConfig, generate_dataset
+
+            spec = dict(recipe.data.generate)
+            config = GenerationConfig(
+                num_scenes=int(spec.pop("scenes")), seed=int(spec.pop("seed", 0)),
+                num_camera_models=int(spec.pop("camera_models", 1000)),
+                max_side_px=int(spec.pop("max_side", 640)), min_side_px=int(spec.pop("min_side", 48)),
+                **({"layouts": tuple(spec.pop("layouts"))} if "layouts" in spec else {}),
+            )
+            if spec:
+                raise MaVlmInputError(f"unknown data.generate keys {sorted(spec)}")
+            shutil.rmtree(path, ignore_errors=True)  # a half-rendered folder from a killed run
+            generate_dataset(path, config, workers=int(os.environ.get("MA_VLM_RENDER_WORKERS", "1")))
+        accelerator.wait_for_everyone()
+    return load_rgbd_dataset(path, streaming=recipe.data.streaming)
+
+
+def _prompt_sampler(spec: str | None):
+    from ma_vlm.data.prompts import default_prompt_mixture, parse_prompt_spec
+
+    if spec is None:
+        return None
+    return default_prompt_mixture() if spec == "default" else parse_prompt_spec(spec)
+
+
+def _optimizer(model, recipe: Recipe):
+    backbone_lr = recipe.train.backbone_learning_rate or recipe.train.learning_rate
+    backbone, rest = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (backbone if name.startswith("model.backbone.") else rest).append(parameter)
+    groups = [{"params": rest, "lr": recipe.train.learning_rate}]
+    if backbone:
+        groups.append({"params": backbone, "lr": backbone_lr})
+    return torch.optim.AdamW(groups, weight_decay=recipe.train.weight_decay)
+
+
+def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None = None,
+                 stop_after_steps: int | None = None, progress: bool = True) -> dict:
+    """Train (or resume) into `output_dir`; returns the summary dict (also `summary.json`).
+
+    stop_after_steps: stop early (as an interruption would) after this many optimizer steps;
+    the schedule still follows `train.max_steps`, so a later call resumes the same run.
+    """
+    import yaml
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
+    from ma_vlm.pretrain.data import ExampleMaker, StreamingTrainingStream, TrainingStream, source_mixture
+    from ma_vlm.pretrain.distill import training_losses
+    from ma_vlm.pretrain.losses import DepthLoss
+
+    output_dir = Path(output_dir)
+    train = recipe.train
+    accelerator = Accelerator(mixed_precision=train.mixed_precision,
+                              gradient_accumulation_steps=train.gradient_accumulation_steps,
+                              step_scheduler_with_optimizer=False)
+    is_main = accelerator.is_main_process
+    if is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    set_seed(train.seed)
+    model = build_model(recipe.model, teacher_dir)
+    if recipe.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    processor = MetricAnythingImageProcessor(size=model.config.image_size)
+    teacher = None
+    if teacher_dir is not None:
+        teacher = MetricAnythingForDepthEstimation.from_pretrained(teacher_dir).eval().requires_grad_(False)
+        if not teacher.config.use_prompt:
+            raise MaVlmInputError(f"--teacher {teacher_dir} is prompt-free; distil from a teacher (use_prompt=True)")
+        if model.config.use_prompt:
+            raise MaVlmInputError("a distilled student is prompt-free: set model.use_prompt: false in the recipe")
+        teacher.to(accelerator.device)
+    sampler_spec = recipe.distill.teacher_prompt if teacher is not None else (
+        recipe.data.prompt if model.config.use_prompt else None)
+    maker = ExampleMaker(processor, _prompt_sampler(sampler_spec))
+    mixture = source_mixture(training_dataset(recipe, output_dir, is_main, accelerator), recipe.data.sources,
+                             train.seed)
+
+    optimizer = _optimizer(model, recipe)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, train.warmup_steps, train.max_steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+
+    step, examples_seen, stream_state = 0, 0, None
+    checkpoint = latest_checkpoint(output_dir)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        step, examples_seen, stream_state = state["step"], state["examples_seen"], state.get("stream")
+    per_step = train.batch_size * train.gradient_accumulation_steps * accelerator.num_processes
+    if recipe.data.streaming:
+        stream = StreamingTrainingStream(mixture, maker, train.seed, recipe.data.shuffle_buffer)
+        if stream_state:
+            stream.load_state_dict(stream_state)
+        workers = 0  # the position lives in this process
+    else:
+        stream = TrainingStream(mixture, maker, train.seed, examples_seen, train.max_steps * per_step)
+        workers = train.num_workers
+    loader = accelerator.prepare(torch.utils.data.DataLoader(stream, batch_size=train.batch_size,
+                                                             num_workers=workers, drop_last=True))
+    loss_fn = DepthLoss(recipe.loss.variance_focus, recipe.loss.gradient_weight, recipe.loss.num_scales)
+    log = LossLog(output_dir, step, enabled=is_main)
+    last_step = min(train.max_steps, stop_after_steps or train.max_steps)
+    bar = tqdm(total=train.max_steps, initial=step, disable=not (progress and is_main), desc="train")
+    batches = iter(loader)
+    model.train()
+    while step < last_step:
+        totals = {"loss": 0.0, "silog": 0.0, "gradient": 0.0}
+        for _ in range(train.gradient_accumulation_steps):
+            batch = next(batches)
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    losses = training_losses(model, batch, loss_fn, teacher, recipe.distill.ground_truth_weight)
+                accelerator.backward(losses["loss"])
+                if accelerator.sync_gradients and train.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), train.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            for name in totals:
+                totals[name] += losses[name].detach().float() / train.gradient_accumulation_steps
+        scheduler.step()
+        step += 1
+        examples_seen += per_step
+        values = {k: accelerator.reduce(v.reshape(1), "mean").item() for k, v in totals.items()}
+        learning_rate = scheduler.get_last_lr()[0]
+        if step % train.log_every == 0 or step == train.max_steps:
+            log.write({"step": step, **{k: f"{v:.8f}" for k, v in values.items()},
+                       "learning_rate": f"{learning_rate:.8g}", "examples_seen": examples_seen})
+        bar.update(1)
+        bar.set_postfix(loss=f"{values['loss']:.4f}")
+        if step % train.save_every == 0 or step == last_step:
+            trainer_state = {"step": step, "examples_seen": examples_seen,
+                             "stream": stream.state_dict() if recipe.data.streaming else None}
+            save_checkpoint(accelerator, model, processor, output_dir, trainer_state)
+    bar.close()
+    log.close()
+    summary = {"step": step, "max_steps": train.max_steps, "examples_seen": examples_seen,
+               "output": str(output_dir), "finished": step >= train.max_steps}
+    if is_main and step >= train.max_steps:
+        _publish_final_model(output_dir)
+        losses = _read_losses(output_dir / "log.csv")
+        summary.update(first_loss=losses[0], last_loss=losses[-1])
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return summary
+
+
+def _publish_final_model(output_dir: Path) -> None:
+    """Copy the last checkpoint's `model/` to OUTPUT/model atomically."""
+    checkpoint = latest_checkpoint(output_dir)
+    staging = output_dir / ".staging-model"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(checkpoint / "model", staging)
+    shutil.rmtree(output_dir / "model", ignore_errors=True)
+    os.replace(staging, output_dir / "model")
+
+
+def _read_losses(log_path: Path) -> list[float]:
+    from ma_vlm.pretrain.checkpoints import read_log
+
+    return [float(r["loss"]) for r in read_log(log_path)]

@@ -1,0 +1,48 @@
+"""Shared fixtures: a two-scene rendered dataset and the tiny recipe shrunk for fast CPU tests."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from pathlib import Path
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture(scope="session")
+def two_scene_dataset(tmp_path_factory):
+    """A `ma-vlm data generate` folder with 2 small rendered scenes (tabletop + room)."""
+    from ma_vlm.data.generate import GenerationConfig, generate_dataset
+
+    folder = tmp_path_factory.mktemp("rgbd")
+    generate_dataset(folder, GenerationConfig(num_scenes=2, seed=0, num_camera_models=4, max_side_px=96,
+                                              min_side_px=80, layouts=("tabletop", "room")))
+    return folder
+
+
+@pytest.fixture
+def tiny_recipe(two_scene_dataset):
+    """recipes/pretrain_teacher_tiny.yaml with a narrower decoder, on the two-scene dataset."""
+    from ma_vlm.pretrain.recipe import load_recipe
+
+    recipe = load_recipe(RECIPES / "pretrain_teacher_tiny.yaml")
+    recipe.model.overrides.update(tap_feature_dims=[8, 8, 8, 8], level_feature_dims=[8, 8, 16],
+                                  decoder_hidden_size=8, head_hidden_size=4)
+    recipe.data.path = str(two_scene_dataset)
+    recipe.data.sources = {"render": 1.0, "lidar": 1.0}
+    recipe.train.max_steps, recipe.train.batch_size, recipe.train.save_every = 4, 1, 2
+    return recipe
+
+
+@pytest.fixture
+def tiny_model_config():
+    """The test-size teacher config (256 px input, 64 px tiles)."""
+    from ma_vlm.encoders import preset_config
+    from ma_vlm.encoders.presets import PRESETS
+
+    backbone = {**PRESETS["tiny"]["backbone_config"], "image_size": 64}
+    return preset_config("tiny", image_size=256, backbone_config=backbone, tile_overlaps=(0.0, 0.0),
+                         tap_feature_dims=(8, 8, 8, 8), level_feature_dims=(8, 8, 16), decoder_hidden_size=8,
+                         head_hidden_size=4)
