@@ -68,6 +68,10 @@ class CameraModel:
         return math.degrees(2.0 * math.atan(height / (2.0 * self.focal_length_px)))
 
 
+# Models refuse images under 32 px a side (MetricAnythingImageProcessor), so no camera makes one.
+MIN_SHORT_SIDE_PX = 32
+
+
 def _image_sizes(max_side_px: int, min_side_px: int) -> list[tuple[int, int]]:
     """(width, height) pairs: every aspect ratio at several scales, sides multiples of 8."""
     sizes = set()
@@ -77,7 +81,7 @@ def _image_sizes(max_side_px: int, min_side_px: int) -> list[tuple[int, int]]:
                 width, height = long_side, round(long_side * ratio_h / ratio_w / 8) * 8
             else:
                 height, width = long_side, round(long_side * ratio_w / ratio_h / 8) * 8
-            if min(width, height) >= min(min_side_px, 16):
+            if min(width, height) >= MIN_SHORT_SIDE_PX:
                 sizes.add((width, height))
     return sorted(sizes)
 
