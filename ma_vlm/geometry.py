@@ -15,6 +15,13 @@ import numpy as np
 from ma_vlm.errors import MaVlmInputError
 
 
+def focal_length_from_fov(width_px: int, fov_deg: float) -> float:
+    """Horizontal field of view (degrees) -> focal length in pixels."""
+    if not 0 < fov_deg < 180:
+        raise MaVlmInputError(f"field of view must be in (0, 180) degrees, got {fov_deg}")
+    return 0.5 * width_px / math.tan(math.radians(fov_deg) / 2)
+
+
 @dataclass(frozen=True)
 class Intrinsics:
     """Focal lengths and principal point in pixels of one image size."""
@@ -56,9 +63,7 @@ class Intrinsics:
     @classmethod
     def from_fov(cls, fov_deg: float, width: int, height: int) -> "Intrinsics":
         """From a horizontal field of view in degrees."""
-        if not 0 < fov_deg < 180:
-            raise MaVlmInputError(f"field of view must be in (0, 180) degrees, got {fov_deg}")
-        return cls.from_focal_length(0.5 * width / math.tan(math.radians(fov_deg) / 2), width, height)
+        return cls.from_focal_length(focal_length_from_fov(width, fov_deg), width, height)
 
     def scaled(self, scale_x: float, scale_y: float) -> "Intrinsics":
         """The same camera for an image resized by (scale_x, scale_y)."""

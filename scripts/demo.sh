@@ -19,7 +19,7 @@ $MA pretrain --recipe recipes/pretrain_teacher_tiny.yaml --output "$OUT/teacher"
 echo "== 2. held-out scenes (seed 1000, cameras from a 1,000-model zoo; training saw 16)"
 if [ ! -f "$OUT/heldout/generation.json" ]; then
   rm -rf "$OUT/heldout"
-  $MA data generate --output "$OUT/heldout" --scenes 24 --seed 1000 --camera-models 1000 --max-side 96
+  $MA data generate --output "$OUT/heldout" --scenes 24 --seed 1000 --camera-models 1000 --max-side 96 --min-side 80
 fi
 
 echo "== 3. depth metrics on held-out scenes"

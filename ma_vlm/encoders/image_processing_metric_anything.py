@@ -9,8 +9,6 @@ clamp to [1e-3, 1e3] 1/m, invert.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,17 +18,11 @@ from transformers.processing_utils import ImagesKwargs
 
 from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.geometry import focal_length_from_fov
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_IMAGE_SIDE_PX = 32
-
-
-def focal_length_from_fov(width_px: int, fov_deg: float) -> float:
-    """Horizontal field of view (degrees) -> focal length in pixels."""
-    if not 0 < fov_deg < 180:
-        raise MaVlmInputError(f"field of view must be in (0, 180) degrees, got {fov_deg}")
-    return 0.5 * width_px / math.tan(math.radians(fov_deg) / 2)
 
 
 def image_to_tensor(image) -> torch.Tensor:
@@ -207,4 +199,4 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         return results
 
 
-__all__ = ["MetricAnythingImageProcessor", "focal_length_from_fov", "image_to_tensor"]
+__all__ = ["MetricAnythingImageProcessor", "image_to_tensor"]

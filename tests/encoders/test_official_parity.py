@@ -9,8 +9,8 @@ from official_reference import OfficialStudentDepthMap
 from PIL import Image
 
 from ma_vlm.cli import main
-from ma_vlm.encoders.convert_official import convert_state_dict, infer_config, load_converted
 from ma_vlm.encoders import MetricAnythingForDepthEstimation
+from ma_vlm.encoders.convert_official import convert_state_dict, infer_config, load_converted
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, predict_metric_depth
+from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
 from ma_vlm.errors import MaVlmInputError
 
 

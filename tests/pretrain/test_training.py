@@ -4,7 +4,6 @@ the distilled student is prompt-free and loads for evaluation."""
 import json
 
 import pytest
-import torch
 
 from ma_vlm.pretrain.checkpoints import read_log
 from ma_vlm.pretrain.trainer import run_training
