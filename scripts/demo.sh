@@ -38,9 +38,10 @@ import json, sys
 from pathlib import Path
 from PIL import Image
 from ma_vlm.data.loading import load_rgbd_dataset
+from ma_vlm.data.schema import decode_record
 out = Path(sys.argv[1]) / "images"
 out.mkdir(parents=True, exist_ok=True)
-record = load_rgbd_dataset(Path(sys.argv[1]) / "heldout")[0]
+record = decode_record(load_rgbd_dataset(Path(sys.argv[1]) / "heldout")[0])
 Image.fromarray(record["image"]).save(out / "heldout_0.png")
 (out / "heldout_0.json").write_text(json.dumps({"cam_in": [float(v) for v in record["intrinsics"]]}))
 PYEOF
