@@ -23,6 +23,11 @@ from ma_vlm.geometry import focal_length_from_fov
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_IMAGE_SIDE_PX = 32
+MISSING_FOCAL_LENGTH = (
+    "metric depth needs the focal length: pass focal_length_px (pixels) to the processor or to "
+    "post_process_depth_estimation, or set assume_fov_deg on the image processor to assume a "
+    "field of view explicitly"
+)
 
 
 def image_to_tensor(image) -> torch.Tensor:
@@ -181,11 +186,7 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         if inverse is None or focal_length_px is not None:
             focal = self.resolve_focal_lengths(focal_length_px, [w for _, w in target_sizes])
             if focal is None:
-                raise MaVlmInputError(
-                    "metric depth needs the focal length: pass focal_length_px (pixels) to the processor or to "
-                    "post_process_depth_estimation, or set assume_fov_deg on the image processor to assume a "
-                    "field of view explicitly"
-                )
+                raise MaVlmInputError(MISSING_FOCAL_LENGTH)
             widths = torch.tensor([w for _, w in target_sizes], dtype=canonical.dtype, device=canonical.device)
             inverse = canonical * (widths / focal.to(canonical)).view(-1, 1, 1)
         results = []

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ma_vlm.encoders.image_processing_metric_anything import MISSING_FOCAL_LENGTH
+from ma_vlm.errors import MaVlmInputError
+
 
 @torch.no_grad()
 def predict_metric_depth(model, processor, image, focal_length_px: float | None, prompt_depth=None) -> np.ndarray:
@@ -16,7 +19,7 @@ def predict_metric_depth(model, processor, image, focal_length_px: float | None,
     """
     inputs = processor(image, focal_length_px=focal_length_px)
     if "focal_length_px" not in inputs:
-        processor.post_process_depth_estimation({"canonical_inverse_depth": torch.zeros(1, 1, 1)}, [(1, 1)])
+        raise MaVlmInputError(MISSING_FOCAL_LENGTH)
     parameter = next(model.parameters())
     kwargs = {"pixel_values": inputs["pixel_values"].to(parameter.device, parameter.dtype),
               "focal_length_px": inputs["focal_length_px"].to(parameter.device)}

@@ -109,3 +109,10 @@ def test_convert_refuses_to_overwrite(tmp_path, official_checkpoint):
     (tmp_path / "out" / "keep.txt").write_text("mine")
     assert main(["convert", str(official_checkpoint), str(tmp_path / "out")]) == 2
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_predict_metric_depth_without_a_focal_length_says_how_to_give_one():
+    from ma_vlm.encoders import predict_metric_depth
+
+    with pytest.raises(MaVlmInputError, match="assume_fov_deg"):
+        predict_metric_depth(None, PROCESSOR, np.zeros((64, 64, 3), np.uint8), focal_length_px=None)
