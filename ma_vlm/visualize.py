@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-
-def _atomic_path(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    return Path(tmp)
+from ma_vlm.atomic_io import atomic_path
 
 
 def save_npy(array: np.ndarray, path: str | Path) -> None:
     """np.save, written atomically."""
-    path = Path(path)
-    tmp = _atomic_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
 
 
 def save_depth_colormap(depth_m: np.ndarray, path: str | Path, title: str | None = None) -> None:
@@ -54,10 +44,9 @@ def save_depth_colormap(depth_m: np.ndarray, path: str | Path, title: str | None
     bar.set_ticks(ticks)
     bar.set_ticklabels([f"{1 / t:.2f}" for t in ticks])
     bar.set_label("depth (m)")
-    tmp = _atomic_path(Path(path))
-    figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     plt.close(figure)
-    os.replace(tmp, path)
 
 
 def save_point_cloud_ply(points_m: np.ndarray, colors: np.ndarray, path: str | Path) -> int:
@@ -79,11 +68,9 @@ def save_point_cloud_ply(points_m: np.ndarray, colors: np.ndarray, path: str | P
         "property float x\nproperty float y\nproperty float z\n"
         "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
     )
-    tmp = _atomic_path(Path(path))
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(header.encode("ascii"))
         handle.write(vertex.tobytes())
-    os.replace(tmp, path)
     return len(vertex)
 
 

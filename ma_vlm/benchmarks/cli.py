@@ -53,7 +53,7 @@ def score_command(args) -> int:
 
 
 def spatial_command(args) -> int:
-    from ma_vlm.benchmarks.io import write_json_atomic
+    from ma_vlm.atomic_io import write_json_atomic
     from ma_vlm.benchmarks.registry import get_benchmark
     from ma_vlm.benchmarks.runner import ImageTextGenerator, run_benchmark
     from ma_vlm.benchmarks.scoring import format_table, score_items

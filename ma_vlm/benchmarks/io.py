@@ -1,4 +1,4 @@
-"""Reading benchmark items and prediction files, writing results atomically.
+"""Reading benchmark items and prediction files (results are written with ma_vlm.atomic_io).
 
 ``load_items`` reads a benchmark's published fields either from the Hugging Face Hub (the
 benchmark's dataset id) or from a local copy: a folder saved with ``save_to_disk``, a Hub-style
@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import tempfile
 
 from ma_vlm.errors import MaVlmInputError
 
@@ -42,14 +41,6 @@ def read_jsonl(path: str, *, drop_partial_last_line: bool = False) -> list[dict]
     return records
 
 
-def write_json_atomic(path: str, payload) -> None:
-    """Write JSON to a temporary file beside ``path`` then ``os.replace`` it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=False)
-        handle.write("\n")
-    os.replace(handle.name, path)
 
 
 def append_jsonl(path: str, records: list[dict]) -> None:

@@ -8,12 +8,11 @@ from ``baseline:nearest`` / ``baseline:linear`` or a Metric Anything model folde
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ma_vlm.atomic_io import write_json_atomic
 from ma_vlm.data.depth_benchmarks import DepthBenchmark
 from ma_vlm.data.metrics import EvalProtocol, depth_metrics, mean_metrics
 from ma_vlm.errors import MaVlmInputError
@@ -104,8 +103,5 @@ def evaluate_depth(predict, benchmark: DepthBenchmark, prompt_spec: str | None =
 def write_report(report: dict, path: str | Path) -> Path:
     """Write the report as JSON atomically (tmp + os.replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, report)
     return path

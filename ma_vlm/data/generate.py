@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ma_vlm.atomic_io import write_text_atomic
 from ma_vlm.errors import MaVlmInputError
 
 SCENES_PER_SHARD = 256
@@ -136,15 +137,9 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
         if pool is not None:
             pool.terminate()  # no-op after a clean close; stops workers after an error
     meta = {"generator": "ma_vlm.data.generate", **asdict(config)}
-    _write_atomic(output_dir / "generation.json", json.dumps(meta, indent=2))
-    _write_atomic(output_dir / "README.md", dataset_card(config))
+    write_text_atomic(output_dir / "generation.json", json.dumps(meta, indent=2))
+    write_text_atomic(output_dir / "README.md", dataset_card(config))
     return output_dir
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def dataset_card(config: GenerationConfig) -> str:

@@ -16,13 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
+from ma_vlm.atomic_io import write_text_atomic
+
 LOG_COLUMNS = ("step", "loss", "silog", "gradient", "learning_rate", "examples_seen")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
@@ -52,7 +48,7 @@ def save_checkpoint(accelerator, model, processor, output_dir: Path, trainer_sta
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
-        _write_atomically(root / "latest", name + "\n")
+        write_text_atomic(root / "latest", name + "\n")
         for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -71,7 +67,7 @@ class LossLog:
         # Rows logged after the checkpoint we resume from belong to the interrupted run: drop them.
         kept = [r for r in rows if int(r["step"]) <= resume_step]
         lines = [",".join(LOG_COLUMNS)] + [",".join(str(r[c]) for c in LOG_COLUMNS) for r in kept]
-        _write_atomically(self.path, "\n".join(lines) + "\n")
+        write_text_atomic(self.path, "\n".join(lines) + "\n")
         self.file = self.path.open("a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=LOG_COLUMNS)
 
