@@ -29,6 +29,15 @@ def _keep(depth: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.where(keep & (depth > 0), depth, 0.0).astype(np.float32)
 
 
+def _random_valid_points(depth: np.ndarray, count: int, seed) -> np.ndarray:
+    """Keep exactly `count` valid pixels of `depth`, drawn uniformly without replacement."""
+    valid = np.flatnonzero(depth > 0)
+    chosen = _generator(seed).choice(valid, size=count, replace=False)
+    keep = np.zeros(depth.size, bool)
+    keep[chosen] = True
+    return _keep(depth, keep.reshape(depth.shape))
+
+
 @dataclass(frozen=True)
 class NoPrompt:
     """No prompt: the model runs prompt-free."""
@@ -46,11 +55,7 @@ class UniformPrompt:
 
     def __call__(self, depth_m, seed=0) -> np.ndarray:
         depth = check_depth(depth_m)
-        valid = np.flatnonzero(depth > 0)
-        chosen = _generator(seed).choice(valid, size=int(round(self.ratio * valid.size)), replace=False)
-        keep = np.zeros(depth.size, bool)
-        keep[chosen] = True
-        return _keep(depth, keep.reshape(depth.shape))
+        return _random_valid_points(depth, int(round(self.ratio * np.count_nonzero(depth > 0))), seed)
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,7 @@ class ExtremePrompt:
 
     def __call__(self, depth_m, seed=0) -> np.ndarray:
         depth = check_depth(depth_m)
-        valid = np.flatnonzero(depth > 0)
-        chosen = _generator(seed).choice(valid, size=min(self.num_points, valid.size), replace=False)
-        keep = np.zeros(depth.size, bool)
-        keep[chosen] = True
-        return _keep(depth, keep.reshape(depth.shape))
+        return _random_valid_points(depth, min(self.num_points, np.count_nonzero(depth > 0)), seed)
 
 
 @dataclass(frozen=True)
