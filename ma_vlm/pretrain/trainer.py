@@ -65,6 +65,7 @@ def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) 
     from torch import nn
 
     from ma_vlm.encoders.decoder_metric_anything import MetricAnythingPromptLayer, ResidualConvUnit
+    from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion
 
     def he(conv, gain_name: str) -> None:
         fan_in = conv.weight.shape[0] if isinstance(conv, nn.ConvTranspose2d) else conv.weight[0].numel()
@@ -86,6 +87,11 @@ def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) 
             he(module.convolution2, "relu")
             module.convolution3.weight.zero_()
             module.convolution3.bias.zero_()
+    if isinstance(model.prompt_fusion, MetricAnythingPromptFusion):
+        he(model.prompt_fusion.convolution1, "relu")
+        he(model.prompt_fusion.convolution2, "relu")
+        model.prompt_fusion.convolution3.weight.zero_()
+        model.prompt_fusion.convolution3.bias.zero_()
     last = model.head[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
     last.weight.mul_(0.1 * initial_canonical_inverse_depth)
     last.bias.fill_(initial_canonical_inverse_depth)
@@ -204,9 +210,9 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     step, examples_seen, stream_state = 0, 0, None
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         step, examples_seen, stream_state = state["step"], state["examples_seen"], state.get("stream")
+        accelerator.load_state(str(checkpoint))  # weights, optimizer, scheduler and every RNG
     per_step = train.batch_size * train.gradient_accumulation_steps * accelerator.num_processes
     if recipe.data.streaming:
         stream = StreamingTrainingStream(mixture, maker, train.seed, recipe.data.shuffle_buffer)
@@ -216,8 +222,12 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     else:
         stream = TrainingStream(mixture, maker, train.seed, examples_seen, train.max_steps * per_step)
         workers = train.num_workers
-    loader = accelerator.prepare(torch.utils.data.DataLoader(stream, batch_size=train.batch_size,
-                                                             num_workers=workers, drop_last=True))
+    # The loader's own generator: starting an iterator must not draw from torch's global RNG, which
+    # training draws from too (DINOv3's RoPE coordinate rescaling); otherwise a resumed run, whose
+    # iterator starts later, would see another RNG stream than the uninterrupted one.
+    loader = accelerator.prepare(torch.utils.data.DataLoader(
+        stream, batch_size=train.batch_size, num_workers=workers, drop_last=True,
+        generator=torch.Generator().manual_seed(train.seed)))
     loss_fn = DepthLoss(recipe.loss.variance_focus, recipe.loss.gradient_weight, recipe.loss.num_scales)
     log = LossLog(output_dir, step, enabled=is_main)
     last_step = min(train.max_steps, stop_after_steps or train.max_steps)
