@@ -86,6 +86,9 @@ class MetricAnythingConfig(PreTrainedConfig):
             prompt-free *student* checkpoint loads into a teacher and gives identical outputs.
         prompt_hidden_size (`int`): channels of the prompt layers' hidden convolutions (None: the
             decoder width).
+        use_prompt_fusion (`bool`): teacher only: after the head, blend the prediction with the
+            densified prompt through a zero-initialised per-pixel gate
+            (`ma_vlm.encoders.prompt_fusion`); False keeps decoder injection only.
     """
 
     model_type = "metric_anything"
@@ -105,6 +108,7 @@ class MetricAnythingConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     use_prompt: bool = False
     prompt_hidden_size: int | None = None
+    use_prompt_fusion: bool = True
 
     def __post_init__(self, **kwargs):
         backbone = self.backbone_config

@@ -60,7 +60,8 @@ class ResidualConvUnit(nn.Module):
         return x + self.residual(x)
 
 
-# Channels of the prompt the decoder reads: canonical inverse depth and valid-pixel coverage.
+# Channels of the prompt the decoder reads: densified canonical inverse depth and its support
+# (`ma_vlm.encoders.prompt_fusion.densify_prompt`).
 PROMPT_CHANNELS = 2
 
 
@@ -82,21 +83,6 @@ class MetricAnythingPromptLayer(nn.Module):
         return self.convolution3(self.activation2(self.convolution2(hidden)))
 
 
-def pool_prompt(prompt: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Masked average pooling of a (B, 2, S, S) prompt [canonical value, validity] to `size`.
-
-    Value: mean over the *valid* pixels of each cell (0 where none); coverage: fraction of
-    valid pixels. Plain bilinear resizing would average missing zeros into the values.
-    """
-    value, valid = prompt[:, :1], prompt[:, 1:]
-    if tuple(value.shape[-2:]) == tuple(size):
-        return prompt
-    coverage = F.adaptive_avg_pool2d(valid, size)
-    value_sum = F.adaptive_avg_pool2d(value * valid, size)
-    pooled = torch.where(coverage > 0, value_sum / coverage.clamp_min(1e-12), torch.zeros_like(value_sum))
-    return torch.cat([pooled, coverage], dim=1)
-
-
 class FusionBlock(nn.Module):
     """Adds a (refined) skip to the running decoder map, refines, adds prompt features (teacher),
     optionally upsamples 2x."""
@@ -115,7 +101,7 @@ class FusionBlock(nn.Module):
             x = x + self.resnet1(skip)
         x = self.resnet2(x)
         if prompt is not None and self.prompt_depth_layer is not None:
-            pooled = pool_prompt(prompt, x.shape[-2:]).to(x.dtype)
+            pooled = F.adaptive_avg_pool2d(prompt, x.shape[-2:]).to(x.dtype)
             # Images whose prompt is empty get no prompt features: an all-zero prompt == no prompt.
             present = (pooled[:, 1:].amax(dim=(1, 2, 3)) > 0).to(x.dtype).view(-1, 1, 1, 1)
             x = x + self.prompt_depth_layer(pooled) * present
@@ -148,8 +134,8 @@ class MetricAnythingDecoder(nn.Module):
     def forward(self, features: list[torch.Tensor], prompt: torch.Tensor | None = None) -> torch.Tensor:
         """features: the neck's 7 maps -> (B, decoder_hidden_size, S/2, S/2).
 
-        prompt (teacher only): (B, 2, S, S) [canonical inverse depth f / (S * depth_m) at valid
-        pixels else 0, validity 0/1]; each stage reads it masked-average-pooled to its own size.
+        prompt (teacher only): (B, 2, S, S) [densified canonical inverse depth f / (S * depth_m),
+        support in [0, 1]] (`densify_prompt`); each stage reads it average-pooled to its own size.
         """
         x = self.fusions[6](self.convs[6](features[_STAGE_INPUT[6]]), prompt=prompt)
         for stage in range(5, -1, -1):

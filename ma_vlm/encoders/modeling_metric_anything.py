@@ -25,6 +25,7 @@ from ma_vlm.encoders.decoder_metric_anything import (
     MetricAnythingNeck,
     MetricAnythingPromptLayer,
 )
+from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion, densify_prompt
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.errors import MaVlmInputError
 
@@ -103,7 +104,8 @@ class MetricAnythingPreTrainedModel(PreTrainedModel):
             init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's default conv init
             if module.bias is not None:
                 init.zeros_(module.bias)
-        if isinstance(module, MetricAnythingPromptLayer):  # runs after its convs: zero the output conv
+        if isinstance(module, (MetricAnythingPromptLayer, MetricAnythingPromptFusion)):
+            # runs after their convs: zero the output conv, so a new teacher equals its student
             init.zeros_(module.convolution3.weight)
             init.zeros_(module.convolution3.bias)
 
@@ -244,6 +246,7 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         self.neck = MetricAnythingNeck(config)
         self.decoder = MetricAnythingDecoder(config)
         self.head = MetricAnythingHead(config)
+        self.prompt_fusion = MetricAnythingPromptFusion() if config.use_prompt and config.use_prompt_fusion else None
         self.post_init()
 
     def forward(
@@ -266,9 +269,14 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         prompt = None
         if prompt_depth is not None:
-            prompt = self.prompt_in_canonical_units(prompt_depth, focal_length_px, pixel_values.shape[0])
+            sparse = self.prompt_in_canonical_units(prompt_depth, focal_length_px, pixel_values.shape[0])
+            dense, support = densify_prompt(sparse[:, :1], sparse[:, 1:])
+            prompt = torch.cat([dense, support], dim=1)
         features = self.neck(tower.tap_features, tower.level_features)
         canonical = self.head(self.decoder(features, prompt=prompt)).squeeze(1)  # (B, S, S)
+        if prompt is not None and self.prompt_fusion is not None:
+            present = sparse[:, 1].amax(dim=(1, 2)) > 0
+            canonical = self.prompt_fusion(canonical, dense, support, pixel_values, present)
 
         inverse_depth = predicted_depth = None
         if focal_length_px is not None:
