@@ -92,9 +92,37 @@ def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) 
         he(model.prompt_fusion.convolution2, "relu")
         model.prompt_fusion.convolution3.weight.zero_()
         model.prompt_fusion.convolution3.bias.zero_()
+    _calibrate_last_head_conv(model, initial_canonical_inverse_depth)
+
+
+@torch.no_grad()
+def _calibrate_last_head_conv(model, target: float) -> None:
+    """Data-dependent init of the head's last conv (the one before its final ReLU).
+
+    A fixed weight scale is not enough: the feature magnitude reaching this conv varies several
+    fold between random inits, and we measured an init whose pre-activations were mostly below 0,
+    so the final ReLU output 0 with no gradient and training never started. Here one forward on
+    a seeded N(0, 1) batch measures the pre-activation mean m and std s, and the conv is rescaled
+    so that they become `target` and 0.1 * `target`: every pixel starts 10 std above the ReLU's
+    kink, at a plausible canonical inverse depth.
+    """
     last = model.head[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
-    last.weight.mul_(0.1 * initial_canonical_inverse_depth)
-    last.bias.fill_(initial_canonical_inverse_depth)
+    last.bias.zero_()
+    captured = {}
+    hook = last.register_forward_hook(lambda module, inputs, output: captured.update(output=output))
+    size = model.config.image_size
+    pixel_values = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    try:
+        model(pixel_values.to(last.weight.device), focal_length_px=float(size))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    output = captured["output"].float()
+    scale = 0.1 * target / output.std().clamp_min(1e-12).item()
+    last.weight.mul_(scale)
+    last.bias.fill_(target - output.mean().item() * scale)
 
 
 def load_backbone_weights(model, source: str) -> None:
