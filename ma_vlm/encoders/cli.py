@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     focal.add_argument("--focal-length-px", type=float, help="focal length in pixels of the input images")
     focal.add_argument("--assume-fov", type=float, metavar="DEG",
                        help="assume this horizontal field of view for images without <stem>.json")
+    depth.add_argument("--prompt-depth", nargs="+", default=None, metavar="FILE",
+                       help="teacher models: one sparse metric depth per image, in order (.npy metres or "
+                            ".png uint16 millimetres, 0 = missing, the image's own size): depth completion")
     depth.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     depth.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     depth.set_defaults(func=run_depth)
@@ -59,6 +62,28 @@ def camera_for_image(image_path: Path, width: int, height: int, focal_length_px=
     )
 
 
+def load_prompt_depth(path: Path, height: int, width: int):
+    """(H, W) float32 metres, 0 = missing, from .npy (metres) or .png (uint16 millimetres)."""
+    import numpy as np
+    from PIL import Image
+
+    if not path.is_file():
+        raise MaVlmInputError(f"prompt depth not found: {path}")
+    if path.suffix == ".npy":
+        depth = np.load(path, allow_pickle=False).astype(np.float32)
+    elif path.suffix == ".png":
+        raw = np.asarray(Image.open(path))
+        if raw.dtype != np.uint16:
+            raise MaVlmInputError(f"{path}: a .png prompt must be 16-bit millimetres (uint16), got {raw.dtype}")
+        depth = raw.astype(np.float32) / 1000.0
+    else:
+        raise MaVlmInputError(f"{path}: give the prompt as .npy (metres) or 16-bit .png (millimetres)")
+    if depth.shape != (height, width):
+        raise MaVlmInputError(f"{path} is {depth.shape[::-1]} (W, H) but its image is {(width, height)}; "
+                              "give the prompt at the image's own size")
+    return depth
+
+
 def run_depth(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -73,20 +98,29 @@ def run_depth(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise MaVlmInputError(f"image not found: {', '.join(missing)}")
+    if args.prompt_depth is not None and len(args.prompt_depth) != len(paths):
+        raise MaVlmInputError(f"--prompt-depth got {len(args.prompt_depth)} files for {len(paths)} images; "
+                              "give one per image, in the same order")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, args.dtype)
     model = MetricAnythingForDepthEstimation.from_pretrained(args.model, dtype=dtype).to(device).eval()
     processor = MetricAnythingImageProcessor.from_pretrained(args.model)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    for path in tqdm(paths, desc="depth", unit="image"):
+    for index, path in enumerate(tqdm(paths, desc="depth", unit="image")):
         try:
             image = Image.open(path)
             image.load()
         except (UnidentifiedImageError, OSError) as error:
             raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
         intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
-        depth_m = predict_metric_depth(model, processor, image, intrinsics.fx)
+        prompt = None
+        if args.prompt_depth is not None:
+            if not model.config.use_prompt:
+                raise MaVlmInputError(f"{args.model} is a prompt-free model; --prompt-depth needs a teacher "
+                                      "(ma-vlm pretrain output, config use_prompt=True)")
+            prompt = load_prompt_depth(Path(args.prompt_depth[index]), image.height, image.width)
+        depth_m = predict_metric_depth(model, processor, image, intrinsics.fx, prompt_depth=prompt)
         rgb = np.asarray(image.convert("RGB"))
         save_npy(depth_m, output / f"{path.stem}.npy")
         save_depth_colormap(depth_m, output / f"{path.stem}.png", title=f"{path.name} (fx {intrinsics.fx:.1f} px)")

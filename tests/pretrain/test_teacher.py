@@ -99,3 +99,33 @@ def test_a_teacher_folder_serves_prompted_depth_at_the_image_size(tmp_path, tiny
     prompt[::8, ::8] = 2.5
     depth = predict(image, [60.0, 60.0, 32.0, 24.0], prompt)
     assert depth.shape == (48, 64) and np.isfinite(depth).all() and (depth > 0).all()
+
+
+def test_ma_vlm_depth_completes_a_sparse_prompt_with_a_teacher(tmp_path, tiny_model_config):
+    """Depth completion from the command line: with its fusion gate open (as after training),
+    the teacher's depth passes through the prompt's points; bad prompt files are named."""
+    from PIL import Image
+
+    from ma_vlm.cli import main
+
+    torch.manual_seed(0)
+    config = tiny_model_config.__class__(**{**tiny_model_config.to_dict(), "use_prompt": True})
+    teacher = MetricAnythingForDepthEstimation(config)
+    with torch.no_grad():
+        teacher.head[-2].bias.fill_(0.5)
+        teacher.prompt_fusion.convolution3.bias.fill_(10.0)  # gate tanh(10) ~ 1: trust the prompt
+    teacher.save_pretrained(tmp_path / "teacher")
+    MetricAnythingImageProcessor(size=256).save_pretrained(tmp_path / "teacher")
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    prompt_mm = np.zeros((48, 64), np.uint16)
+    prompt_mm[::6, ::6] = 2500  # a flat wall 2.5 m away, sampled on a grid
+    Image.fromarray(prompt_mm).save(tmp_path / "scene_prompt.png")
+    args = ["depth", str(tmp_path / "scene.png"), "--model", str(tmp_path / "teacher"), "--focal-length-px", "60"]
+    assert main([*args, "--output", str(tmp_path / "out"), "--prompt-depth", str(tmp_path / "scene_prompt.png")]) == 0
+    completed = np.load(tmp_path / "out" / "scene.npy")
+    np.testing.assert_allclose(completed, 2.5, rtol=1e-3)
+    assert main([*args, "--output", str(tmp_path / "plain")]) == 0
+    assert np.abs(np.load(tmp_path / "plain" / "scene.npy") - 2.5).max() > 0.1  # the network alone differs
+    np.save(tmp_path / "small.npy", np.ones((10, 10), np.float32))
+    assert main([*args, "--output", str(tmp_path / "bad"), "--prompt-depth", str(tmp_path / "small.npy")]) == 2
