@@ -81,8 +81,8 @@ class MetricAnythingConfig(PreTrainedConfig):
         decoder_hidden_size (`int`): channels of the fusion decoder (256).
         head_hidden_size (`int`): channels of the last head convolutions (32).
         use_prompt (`bool`): build the prompt-based *teacher*: every fusion stage of the decoder
-            gets a `prompt_depth_layer` that adds features of a Sparse Metric Prompt (value + validity
-            channels, see `MetricAnythingDecoder`). Its last convolution starts at zero, so a
+            gets a `prompt_depth_layer` that adds features of a Sparse Metric Prompt (densified value
+            + support channels, see `MetricAnythingDecoder`). Its last convolution starts at zero, so a
             prompt-free *student* checkpoint loads into a teacher and gives identical outputs.
         prompt_hidden_size (`int`): channels of the prompt layers' hidden convolutions (None: the
             decoder width).
