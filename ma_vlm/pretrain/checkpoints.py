@@ -2,7 +2,7 @@
 
 A checkpoint folder `checkpoints/step-NNNNNNN/` holds `accelerator.save_state` (model weights as
 safetensors, optimizer, scheduler, every RNG), `trainer_state.json` (step, examples seen,
-streaming position) and `model/` (`save_pretrained` + image processor: loadable on its own).
+the position in the data stream) and `model/` (`save_pretrained` + image processor: loadable on its own).
 It is written to a temporary folder and moved into place with `os.replace`, then
 `checkpoints/latest` (a one-line file, itself replaced atomically) names it: a `kill -9` at any
 moment leaves either the old or the new checkpoint, never a half-written one.

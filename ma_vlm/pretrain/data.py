@@ -8,7 +8,7 @@ Map-style (default): example k of the training stream is row `perm_e[k mod N]` o
 with `perm_e` a permutation seeded by (seed, epoch e = k // N), and its noise and prompt are
 seeded by (seed, k). The data position is therefore just k: resuming needs no loader state.
 Streaming (`data.streaming: true`): the mixture is an `IterableDataset` shuffled with a buffer;
-its position is saved with `IterableDataset.state_dict()`.
+the position is again k (resuming replays the rows before k without decoding them).
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ def source_mixture(dataset, sources: dict[str, float], seed: int):
     if (weights <= 0).any():
         raise MaVlmInputError(f"data.sources weights must be > 0, got {sources}")
     if isinstance(dataset, datasets.IterableDataset):
-        views = [dataset.map(lambda row, name=name: {SOURCE_COLUMN: name}) for name in names]
+        # Declared features: without them interleaving infers them from decoded rows (PIL images),
+        # which Arrow cannot type.
+        features = dataset.features.copy() if dataset.features is not None else None
+        if features is not None:
+            features[SOURCE_COLUMN] = datasets.Value("string")
+        views = [dataset.map(lambda row, name=name: {SOURCE_COLUMN: name}, features=features) for name in names]
     else:
         views = [dataset.add_column(SOURCE_COLUMN, [name] * len(dataset)) for name in names]
     if len(views) == 1:
@@ -111,25 +116,27 @@ class TrainingStream(torch.utils.data.Dataset):
 
 
 class StreamingTrainingStream(torch.utils.data.IterableDataset):
-    """Streaming mixture (shuffled with a buffer) -> examples; the example counter seeds noise
-    and prompts. `state_dict()` / `load_state_dict()` resume the position."""
+    """Streaming mixture (shuffled with a buffer, reshuffled each epoch) -> examples. Example k of
+    the stream is seeded by (seed, k) as in `TrainingStream`, and a run resumed at k = `start`
+    replays the stream's rows up to k without decoding them: the rows and noise after `start`
+    are those of the uninterrupted run (the shuffle buffer's contents included, which
+    `IterableDataset.state_dict()` would not restore)."""
 
-    def __init__(self, mixture, maker: ExampleMaker, seed: int, shuffle_buffer: int):
+    def __init__(self, mixture, maker: ExampleMaker, seed: int, shuffle_buffer: int, start: int = 0):
         self.mixture = mixture.shuffle(seed=seed, buffer_size=shuffle_buffer)
-        self.maker, self.seed, self.count, self.epoch = maker, seed, 0, 0
+        self.maker, self.seed, self.start = maker, seed, start
 
     def __iter__(self):
+        k, epoch = 0, 0
         while True:
-            self.mixture.set_epoch(self.epoch)
+            self.mixture.set_epoch(epoch)
+            empty = True
             for row in self.mixture:
-                rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1, self.count]))
-                self.count += 1
-                yield self.maker(row, rng)
-            self.epoch += 1
-
-    def state_dict(self) -> dict:
-        return {"mixture": self.mixture.state_dict(), "count": self.count, "epoch": self.epoch}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mixture.load_state_dict(state["mixture"])
-        self.count, self.epoch = state["count"], state["epoch"]
+                empty = False
+                if k >= self.start:
+                    rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1, k]))
+                    yield self.maker(row, rng)
+                k += 1
+            if empty:
+                return
+            epoch += 1

@@ -194,7 +194,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     """
     import yaml
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DataLoaderConfiguration, set_seed
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
@@ -205,9 +205,12 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
 
     output_dir = Path(output_dir)
     train = recipe.train
+    # dispatch_batches=False: every process reads the (streaming) data itself, so the loader keeps
+    # its own generator (a dispatching loader would draw from the global RNG; see the loader below).
     accelerator = Accelerator(mixed_precision=train.mixed_precision,
                               gradient_accumulation_steps=train.gradient_accumulation_steps,
-                              step_scheduler_with_optimizer=False)
+                              step_scheduler_with_optimizer=False,
+                              dataloader_config=DataLoaderConfiguration(dispatch_batches=False))
     is_main = accelerator.is_main_process
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -235,18 +238,16 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     scheduler = get_cosine_schedule_with_warmup(optimizer, train.warmup_steps, train.max_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
-    step, examples_seen, stream_state = 0, 0, None
+    step, examples_seen = 0, 0
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is not None:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
-        step, examples_seen, stream_state = state["step"], state["examples_seen"], state.get("stream")
+        step, examples_seen = state["step"], state["examples_seen"]
         accelerator.load_state(str(checkpoint))  # weights, optimizer, scheduler and every RNG
     per_step = train.batch_size * train.gradient_accumulation_steps * accelerator.num_processes
     if recipe.data.streaming:
-        stream = StreamingTrainingStream(mixture, maker, train.seed, recipe.data.shuffle_buffer)
-        if stream_state:
-            stream.load_state_dict(stream_state)
-        workers = 0  # the position lives in this process
+        stream = StreamingTrainingStream(mixture, maker, train.seed, recipe.data.shuffle_buffer, examples_seen)
+        workers = 0  # one process reads the stream in order
     else:
         stream = TrainingStream(mixture, maker, train.seed, examples_seen, train.max_steps * per_step)
         workers = train.num_workers
@@ -287,8 +288,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
         bar.update(1)
         bar.set_postfix(loss=f"{values['loss']:.4f}")
         if step % train.save_every == 0 or step == last_step:
-            trainer_state = {"step": step, "examples_seen": examples_seen,
-                             "stream": stream.state_dict() if recipe.data.streaming else None}
+            trainer_state = {"step": step, "examples_seen": examples_seen}
             save_checkpoint(accelerator, model, processor, output_dir, trainer_state)
     bar.close()
     log.close()

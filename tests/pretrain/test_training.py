@@ -47,6 +47,19 @@ def test_resuming_an_interrupted_run_reproduces_the_uninterrupted_loss_curve(tmp
     assert state["step"] == 4 and state["examples_seen"] == 4
 
 
+def test_a_streaming_run_resumes_to_the_same_loss_curve(tmp_path, tiny_recipe):
+    """`data.streaming: true`: the interleaved source mixture is an IterableDataset shuffled with a
+    buffer; a resumed run replays it to the checkpoint's position, shuffle buffer included."""
+    tiny_recipe.data.streaming, tiny_recipe.data.shuffle_buffer = True, 4
+    run_training(tiny_recipe, tmp_path / "straight", progress=False)
+    run_training(tiny_recipe, tmp_path / "resumed", stop_after_steps=2, progress=False)
+    run_training(tiny_recipe, tmp_path / "resumed", progress=False)
+    straight, resumed = _losses(tmp_path / "straight"), _losses(tmp_path / "resumed")
+    assert len(straight) == 4 and resumed == straight
+    state = json.loads((tmp_path / "resumed" / "checkpoints" / "step-0000004" / "trainer_state.json").read_text())
+    assert state["examples_seen"] == 4
+
+
 def test_distillation_trains_a_prompt_free_student_from_a_teacher(tmp_path, tiny_recipe):
     from ma_vlm.encoders import MetricAnythingForDepthEstimation
 
