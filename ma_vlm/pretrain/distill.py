@@ -8,6 +8,8 @@ the sample's source is clean (the render), the ground-truth loss is added with w
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from ma_vlm.pretrain.losses import INVERSE_DEPTH_RANGE
@@ -29,14 +31,44 @@ def training_losses(model, batch: dict, loss_fn, teacher=None, ground_truth_weig
     samples; "silog"/"gradient" then report the distillation terms.
     """
     prompt = batch["prompt_depth"] if model_uses_prompt(model) else None
-    outputs = model(batch["pixel_values"], focal_length_px=batch["focal_length_px"], prompt_depth=prompt)
+    with capture_head_pre_activation(model) as captured:
+        outputs = model(batch["pixel_values"], focal_length_px=batch["focal_length_px"], prompt_depth=prompt)
+    floor = relu_floor_penalty(captured["pre_activation"])
     if teacher is None:
-        return loss_fn(outputs.inverse_depth, batch["depth"], batch["valid_mask"])
+        losses = loss_fn(outputs.inverse_depth, batch["depth"], batch["valid_mask"])
+        return {**losses, "loss": losses["loss"] + floor}
     target = teacher_depth(teacher, batch)
     distilled = loss_fn(outputs.inverse_depth, target, torch.ones_like(target, dtype=torch.bool))
     clean_mask = batch["valid_mask"] & batch["clean"].view(-1, 1, 1, 1)
     ground_truth = loss_fn(outputs.inverse_depth, batch["depth"], clean_mask)
-    return {**distilled, "loss": distilled["loss"] + ground_truth_weight * ground_truth["loss"]}
+    return {**distilled, "loss": distilled["loss"] + ground_truth_weight * ground_truth["loss"] + floor}
+
+
+# Canonical inverse depth below which the head's pre-activation is pushed back up (see below).
+RELU_FLOOR = 1e-2
+
+
+@contextmanager
+def capture_head_pre_activation(model):
+    """Captures the input of the head's final ReLU (its last conv's output) during a forward."""
+    last_conv = getattr(model, "module", model).head[-2]
+    captured: dict = {}
+    hook = last_conv.register_forward_hook(lambda module, inputs, output: captured.update(pre_activation=output))
+    try:
+        yield captured
+    finally:
+        hook.remove()
+
+
+def relu_floor_penalty(pre_activation: torch.Tensor) -> torch.Tensor:
+    """mean(relu(RELU_FLOOR - pre_activation)): zero while every prediction is above the floor.
+
+    Why: the head ends in a ReLU (the official architecture). Where its input falls below 0 the
+    prediction is 0, the depth is clamped to 1000 m and no gradient flows back; we measured tiny
+    runs (lr 1e-3 and 2e-3) that fell there within 40-160 steps and never came back (loss stuck
+    at ~2.4). This term gives those pixels a gradient that lifts them again.
+    """
+    return torch.relu(RELU_FLOOR - pre_activation.float()).mean()
 
 
 def model_uses_prompt(model) -> bool:

@@ -53,3 +53,20 @@ def test_depth_loss_is_zero_for_a_perfect_prediction_and_has_gradients():
     loss = DepthLoss()(wrong, gt, gt > 0)["loss"]
     loss.backward()
     assert loss.item() > 0.2 and wrong.grad.abs().sum() > 0
+
+
+def test_a_head_stuck_below_its_final_relu_still_gets_a_gradient(tiny_model_config):
+    """All predictions at the ReLU's 0: the depth loss alone has no gradient; the floor term does."""
+    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.pretrain.distill import training_losses
+
+    torch.manual_seed(0)
+    model = MetricAnythingForDepthEstimation(tiny_model_config)
+    with torch.no_grad():
+        model.head[-2].bias.fill_(-10.0)  # every pre-activation far below 0
+    batch = {"pixel_values": torch.randn(1, 3, 256, 256), "focal_length_px": torch.tensor([200.0]),
+             "depth": torch.full((1, 1, 256, 256), 2.0), "valid_mask": torch.ones(1, 1, 256, 256, dtype=torch.bool),
+             "prompt_depth": torch.zeros(1, 1, 256, 256)}
+    losses = training_losses(model, batch, DepthLoss())
+    losses["loss"].backward()
+    assert model.head[-2].bias.grad.item() < 0  # gradient descent raises the bias back above 0
