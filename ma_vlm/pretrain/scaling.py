@@ -107,6 +107,9 @@ def _plot(rows: list[dict], path: Path) -> None:
         axes[1].plot([s[0] for s in series], [s[2] for s in series], "o-", label=label)
     for axis, name in zip(axes, ("AbsRel (lower is better)", "delta1 (higher is better)")):
         axis.set_xscale("log")
+        scene_counts = sorted({r["scenes"] for r in rows})
+        axis.set_xticks(scene_counts, [str(n) for n in scene_counts])
+        axis.minorticks_off()
         axis.set_xlabel("training scenes")
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
