@@ -3,8 +3,8 @@
 Scene ``i`` depends only on ``(seed, i)`` (its own ``numpy`` generator from a
 ``SeedSequence``), so the output is identical for any number of worker processes. Shards are
 written atomically (tmp + ``os.replace``) as ``data/train-XXXXX-of-YYYYY.parquet`` with the
-``rgbd_features()`` schema in their metadata, so ``datasets.load_dataset(output_dir)`` reads
-them with the right features.
+``rgbd_features()`` schema in their metadata, so ``load_rgbd_dataset(output_dir)`` (or
+``datasets.load_dataset``; see the card for its cache caveat) reads them with the right features.
 """
 
 from __future__ import annotations
@@ -176,5 +176,8 @@ through {config.num_camera_models} camera models (seed {config.seed}; depth sour
 | `camera_to_world` | 4 x 4 row-major, OpenCV camera axes, MuJoCo world (z up) |
 | `camera_model_id` | index in `ma_vlm.data.cameras.camera_zoo` |
 
-Decode a row with `ma_vlm.data.schema.decode_record`.
+Load it with `ma_vlm.data.loading.load_rgbd_dataset(folder)` (it reads the shards by explicit file
+list) and decode a row with `ma_vlm.data.schema.decode_record`. `datasets.load_dataset(folder)`
+reads this card's `configs` too, but its cache is keyed by the folder's *name*: two generated
+folders with the same name can return each other's rows.
 """
