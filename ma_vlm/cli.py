@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
+from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
 
@@ -27,10 +29,38 @@ EVAL_COMMAND_MODULES = [
 ]
 
 
+def _import_command_module(name: str):
+    """Import a command module without running its package's `__init__` when that has not run yet.
+
+    `ma_vlm.encoders/__init__` registers the Auto classes, which imports torch, transformers and
+    torchvision (~25 s on a 2-core CPU); `ma-vlm --help` or `ma-vlm eval score` must not pay
+    that. The module is loaded from its file under its own name; its handlers import the package
+    normally when they run.
+    """
+    package = name.rsplit(".", 1)[0]
+    if name in sys.modules or package in sys.modules:
+        return importlib.import_module(name)
+    parent = importlib.util.find_spec(package.rsplit(".", 1)[0])
+    if parent is None or not parent.submodule_search_locations:
+        return importlib.import_module(name)
+    path = Path(next(iter(parent.submodule_search_locations))) / package.rsplit(".", 1)[1] / f"{name.rsplit('.', 1)[1]}.py"
+    if not path.is_file():
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _register_all(subparsers, module_names: list[str]) -> None:
     for name in module_names:
         try:
-            module = importlib.import_module(name)
+            module = _import_command_module(name)
         except ModuleNotFoundError as error:
             # Skip a capability that is not installed or built; a missing dependency *inside* it
             # (error.name elsewhere) is a real error and surfaces.

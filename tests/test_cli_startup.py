@@ -1,0 +1,22 @@
+"""`ma-vlm --help` (and every command's argument parsing) starts without torch or transformers."""
+
+import subprocess
+import sys
+
+
+def test_building_the_parser_imports_neither_torch_nor_transformers():
+    code = ("import sys; from ma_vlm.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'ma_vlm.encoders') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_encoders_commands_still_run_through_the_registering_package(tmp_path):
+    """A handler imports `ma_vlm.encoders` when it runs; the Auto classes are then registered."""
+    code = ("import sys; from ma_vlm.cli import main; "
+            "code = main(['depth', sys.argv[1], '--model', 'x', '--output', sys.argv[2]]); "
+            "import transformers; from transformers.models.auto.configuration_auto import CONFIG_MAPPING; "
+            "print(code, 'metric_anything' in CONFIG_MAPPING)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing.png"), str(tmp_path / "out")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split()[-2:] == ["2", "True"], result.stderr[-2000:]
