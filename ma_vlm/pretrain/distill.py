@@ -44,8 +44,10 @@ def training_losses(model, batch: dict, loss_fn, teacher=None, ground_truth_weig
     return {**distilled, "loss": distilled["loss"] + ground_truth_weight * ground_truth["loss"] + floor}
 
 
-# Canonical inverse depth below which the head's pre-activation is pushed back up (see below).
-RELU_FLOOR = 1e-2
+# Canonical inverse depth f / (S * depth_m) below which the head's pre-activation is pushed back up
+# (see below): ~10 km for f = S, far below any real depth (0.01 would already be 100 m, and would
+# bias far outdoor predictions nearer), so only the dead zone at and below 0 is affected.
+RELU_FLOOR = 1e-4
 
 
 @contextmanager
