@@ -59,8 +59,8 @@ def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) 
     a fresh model's output varies by ~1e-5 around a constant and training barely moves it (we
     measured a constant-depth model after 150 tiny steps). Here: He-normal init (fan-in; ReLU gain
     in the head, linear elsewhere), residual units start as identities (second conv zero), the
-    last head conv is small and its bias a plausible canonical inverse depth. Prompt layers keep
-    their zero output conv. Not used when loading a checkpoint (`init_from`).
+    last head conv is calibrated to a plausible canonical inverse depth. Prompt layers and the
+    prompt fusion keep their zero output conv. Not used when loading a checkpoint (`init_from`).
     """
     from torch import nn
 
@@ -78,20 +78,15 @@ def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) 
         for module in part.modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
                 he(module, gain)
-    for module in model.decoder.modules():
+    for module in model.modules():  # decoder units and prompt layers, then the prompt fusion
         if isinstance(module, ResidualConvUnit):
             module.residual[-1].weight.zero_()
             module.residual[-1].bias.zero_()
-        if isinstance(module, MetricAnythingPromptLayer):
+        if isinstance(module, (MetricAnythingPromptLayer, MetricAnythingPromptFusion)):
             he(module.convolution1, "relu")
             he(module.convolution2, "relu")
             module.convolution3.weight.zero_()
             module.convolution3.bias.zero_()
-    if isinstance(model.prompt_fusion, MetricAnythingPromptFusion):
-        he(model.prompt_fusion.convolution1, "relu")
-        he(model.prompt_fusion.convolution2, "relu")
-        model.prompt_fusion.convolution3.weight.zero_()
-        model.prompt_fusion.convolution3.bias.zero_()
     _calibrate_last_head_conv(model, initial_canonical_inverse_depth)
 
 
@@ -106,20 +101,20 @@ def _calibrate_last_head_conv(model, target: float) -> None:
     so that they become `target` and 0.1 * `target`: every pixel starts 10 std above the ReLU's
     kink, at a plausible canonical inverse depth.
     """
+    from ma_vlm.pretrain.distill import capture_head_pre_activation
+
     last = model.head[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
     last.bias.zero_()
-    captured = {}
-    hook = last.register_forward_hook(lambda module, inputs, output: captured.update(output=output))
     size = model.config.image_size
     pixel_values = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     was_training = model.training
     model.eval()
     try:
-        model(pixel_values.to(last.weight.device), focal_length_px=float(size))
+        with capture_head_pre_activation(model) as captured:
+            model(pixel_values.to(last.weight.device), focal_length_px=float(size))
     finally:
-        hook.remove()
         model.train(was_training)
-    output = captured["output"].float()
+    output = captured["pre_activation"].float()
     scale = 0.1 * target / output.std().clamp_min(1e-12).item()
     last.weight.mul_(scale)
     last.bias.fill_(target - output.mean().item() * scale)
