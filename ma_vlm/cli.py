@@ -37,14 +37,13 @@ def _import_command_module(name: str):
     that. The module is loaded from its file under its own name; its handlers import the package
     normally when they run.
     """
-    package = name.rsplit(".", 1)[0]
+    package, leaf = name.rsplit(".", 1)
     if name in sys.modules or package in sys.modules:
         return importlib.import_module(name)
-    parent = importlib.util.find_spec(package.rsplit(".", 1)[0])
-    if parent is None or not parent.submodule_search_locations:
-        return importlib.import_module(name)
-    path = Path(next(iter(parent.submodule_search_locations))) / package.rsplit(".", 1)[1] / f"{name.rsplit('.', 1)[1]}.py"
-    if not path.is_file():
+    package_spec = importlib.util.find_spec(package)  # locates the package without executing it
+    locations = package_spec.submodule_search_locations if package_spec else None
+    path = Path(next(iter(locations))) / f"{leaf}.py" if locations else None
+    if path is None or not path.is_file():
         return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
