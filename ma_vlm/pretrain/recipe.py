@@ -142,3 +142,20 @@ def load_recipe(path: str | Path) -> Recipe:
     recipe = recipe_from_dict(yaml.safe_load(path.read_text()))
     recipe.source_path = str(path)
     return recipe
+
+
+def generation_config(spec: dict):
+    """A `data.generate`-style section ({scenes, seed, camera_models, max_side, min_side, layouts})
+    -> `ma_vlm.data.generate.GenerationConfig`; unknown keys are errors."""
+    from ma_vlm.data.generate import GenerationConfig
+
+    spec = dict(spec)
+    config = GenerationConfig(
+        num_scenes=int(spec.pop("scenes")), seed=int(spec.pop("seed", 0)),
+        num_camera_models=int(spec.pop("camera_models", 1000)),
+        max_side_px=int(spec.pop("max_side", 640)), min_side_px=int(spec.pop("min_side", 48)),
+        **({"layouts": tuple(spec.pop("layouts"))} if "layouts" in spec else {}),
+    )
+    if spec:
+        raise MaVlmInputError(f"unknown data.generate keys {sorted(spec)}")
+    return config

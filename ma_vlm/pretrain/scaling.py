@@ -14,17 +14,14 @@ import copy
 import csv
 from pathlib import Path
 
-from ma_vlm.pretrain.recipe import Recipe
+from ma_vlm.pretrain.recipe import Recipe, generation_config
 
 
 def _render(folder: Path, spec: dict) -> Path:
-    from ma_vlm.data.generate import GenerationConfig, generate_dataset
+    from ma_vlm.data.generate import generate_dataset
 
     if not any(folder.glob("data/*.parquet")):
-        config = GenerationConfig(num_scenes=int(spec["scenes"]), seed=int(spec.get("seed", 0)),
-                                  num_camera_models=int(spec.get("camera_models", 1000)),
-                                  max_side_px=int(spec.get("max_side", 640)), min_side_px=int(spec.get("min_side", 48)))
-        generate_dataset(folder, config)
+        generate_dataset(folder, generation_config(spec))
     return folder
 
 

@@ -21,7 +21,7 @@ import torch
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.pretrain.checkpoints import LossLog, latest_checkpoint, save_checkpoint
-from ma_vlm.pretrain.recipe import ModelRecipe, Recipe
+from ma_vlm.pretrain.recipe import ModelRecipe, Recipe, generation_config
 
 
 def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
@@ -143,17 +143,9 @@ def training_dataset(recipe: Recipe, output_dir: Path, is_main: bool, accelerato
     if path is None:
         path = output_dir / "data"
         if is_main and not any(path.glob("data/*.parquet")):
-            from ma_vlm.data.generate import GenerationConfig, generate_dataset
+            from ma_vlm.data.generate import generate_dataset
 
-            spec = dict(recipe.data.generate)
-            config = GenerationConfig(
-                num_scenes=int(spec.pop("scenes")), seed=int(spec.pop("seed", 0)),
-                num_camera_models=int(spec.pop("camera_models", 1000)),
-                max_side_px=int(spec.pop("max_side", 640)), min_side_px=int(spec.pop("min_side", 48)),
-                **({"layouts": tuple(spec.pop("layouts"))} if "layouts" in spec else {}),
-            )
-            if spec:
-                raise MaVlmInputError(f"unknown data.generate keys {sorted(spec)}")
+            config = generation_config(recipe.data.generate)
             shutil.rmtree(path, ignore_errors=True)  # a half-rendered folder from a killed run
             generate_dataset(path, config, workers=int(os.environ.get("MA_VLM_RENDER_WORKERS", "1")))
         accelerator.wait_for_everyone()
