@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-# Metric inverse depth is clamped to this range (1/m) before the log, as the model does.
-INVERSE_DEPTH_RANGE = (1e-3, 1e3)
+from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
 
 
 def log_residual(inverse_depth: torch.Tensor, depth_m: torch.Tensor, valid_mask: torch.Tensor):
@@ -31,7 +30,7 @@ def log_residual(inverse_depth: torch.Tensor, depth_m: torch.Tensor, valid_mask:
     inverse_depth, depth_m, valid_mask = (t.reshape(t.shape[0], *t.shape[-2:]) for t in
                                           (inverse_depth, depth_m, valid_mask))
     valid = valid_mask.bool() & (depth_m > 0) & torch.isfinite(depth_m)
-    predicted_log = -torch.log(inverse_depth.float().clamp(*INVERSE_DEPTH_RANGE))
+    predicted_log = -torch.log(inverse_depth.float().clamp(*INVERSE_DEPTH_CLAMP))  # the model's own clamp (1/m)
     target_log = torch.log(torch.where(valid, depth_m.float(), torch.ones_like(depth_m, dtype=torch.float32)))
     return torch.where(valid, predicted_log - target_log, torch.zeros_like(predicted_log)), valid
 
