@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ma_vlm.atomic_io import write_text_atomic
+from ma_vlm.atomic_io import atomic_path, write_text_atomic
 
 LOG_COLUMNS = ("step", "loss", "silog", "gradient", "learning_rate", "examples_seen")
 
@@ -106,5 +106,6 @@ def plot_loss_curve(log_path: Path, png_path: Path) -> None:
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(png_path, dpi=100)
+    with atomic_path(png_path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)

@@ -14,6 +14,7 @@ import copy
 import csv
 from pathlib import Path
 
+from ma_vlm.atomic_io import atomic_path, write_text_atomic
 from ma_vlm.pretrain.recipe import Recipe, generation_config
 
 
@@ -79,7 +80,7 @@ def run_scaling(recipe: Recipe, output_dir: str | Path) -> str:
 
 def _write_table(rows: list[dict], output_dir: Path) -> None:
     columns = list(rows[0])
-    with (output_dir / "scaling.csv").open("w", newline="") as handle:
+    with atomic_path(output_dir / "scaling.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -87,7 +88,7 @@ def _write_table(rows: list[dict], output_dir: Path) -> None:
     for row in rows:
         lines.append("| " + " | ".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
                                        for c in columns) + " |")
-    (output_dir / "scaling.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(output_dir / "scaling.md", "\n".join(lines) + "\n")
 
 
 def _plot(rows: list[dict], path: Path) -> None:
@@ -113,5 +114,6 @@ def _plot(rows: list[dict], path: Path) -> None:
         axis.legend(fontsize=8)
     figure.suptitle("held-out error vs training data (held-out camera models)")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
