@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ma_vlm.atomic_io import COMPLETE_MARKER, apply_umask, mark_complete, read_complete_marker
 from ma_vlm.encoders.configuration_metric_anything import OFFICIAL_BACKBONE, MetricAnythingConfig
 from ma_vlm.errors import MaVlmInputError
 
@@ -23,6 +24,7 @@ VIT = "encoder.patch_encoder."
 OFFICIAL_TAP_LAYERS = (7, 13, 19, 25)
 OFFICIAL_NUM_HEADS = 20
 DEFAULT_FILENAME = "student_depthmap.pt"
+CONVERSION_KIND = "ma-vlm convert"  # the completion marker's kind: a folder --overwrite may replace
 
 # Per-block renames (DINOv3 original -> Transformers DINOv3ViTModel); qkv is split separately.
 _BLOCK_RENAMES = {
@@ -45,7 +47,13 @@ def load_official_state_dict(checkpoint: str | os.PathLike) -> dict[str, torch.T
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state = load_file(str(path))
+        try:
+            state = load_file(str(path))
+        except Exception as error:  # SafetensorError: truncated download, not a safetensors file
+            raise MaVlmInputError(
+                f"{path} is not a readable .safetensors file ({str(error)[:200]}); "
+                "it may be truncated: download it again"
+            ) from None
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -71,9 +79,10 @@ def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
         if not candidates:
             raise MaVlmInputError(f"folder {path} holds no .pt or .safetensors checkpoint")
         return candidates[0]
+    from ma_vlm.inputs import check_hub_id
+
     parts = str(checkpoint).split("/")
-    if len(parts) < 2 or str(checkpoint).startswith((".", "/")):
-        raise MaVlmInputError(f"checkpoint {checkpoint} not found (neither a file, a folder nor a hub id org/name)")
+    check_hub_id(str(checkpoint), "checkpoint", max_parts=None)
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or DEFAULT_FILENAME
     from huggingface_hub import hf_hub_download
 
@@ -228,6 +237,32 @@ def load_converted(model: torch.nn.Module, converted: dict[str, torch.Tensor]) -
     model.load_state_dict(converted, strict=True)
 
 
+def check_replaceable(output_dir: Path, source: Path) -> None:
+    """`--overwrite` replaces only what an earlier `ma-vlm convert` wrote: never a folder that
+    holds the input checkpoint (or the current directory with it), nor one with a file the
+    conversion's completion marker does not list."""
+    target = output_dir.resolve()
+    if source.resolve().is_relative_to(target):
+        raise MaVlmInputError(
+            f"{output_dir} holds the input checkpoint {source}; --overwrite would delete it. "
+            "Write the conversion to a new folder (e.g. converted/)"
+        )
+    marker = read_complete_marker(target)
+    if marker is None or marker.get("kind") != CONVERSION_KIND:
+        raise MaVlmInputError(
+            f"{output_dir} was not written by ma-vlm convert (no {COMPLETE_MARKER}); --overwrite only "
+            "replaces an earlier conversion. Choose a new or empty folder"
+        )
+    ours = set(marker.get("files", [])) | {COMPLETE_MARKER}
+    others = sorted(str(p.relative_to(target)) for p in target.rglob("*")
+                    if not p.is_dir() and str(p.relative_to(target)) not in ours)
+    if others:
+        raise MaVlmInputError(
+            f"{output_dir} holds files ma-vlm convert did not write ({', '.join(others[:5])}); --overwrite "
+            "would delete them. Move them out or choose a new folder"
+        )
+
+
 def convert_checkpoint(
     checkpoint: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -237,7 +272,8 @@ def convert_checkpoint(
 ):
     """Write a Transformers folder (safetensors, config, preprocessor config, model card).
 
-    The folder appears whole or not at all: it is written beside `output_dir` and renamed.
+    The folder appears whole or not at all: it is written beside `output_dir` and renamed. With
+    `overwrite`, only an earlier conversion is replaced (see `check_replaceable`).
     Returns the loaded `MetricAnythingForDepthEstimation` in eval mode.
     """
     from transformers.initialization import no_init_weights
@@ -247,23 +283,31 @@ def convert_checkpoint(
     from ma_vlm.encoders.modeling_metric_anything import MetricAnythingForDepthEstimation
 
     output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise MaVlmInputError(f"output {output_dir} is a file; give a folder for the converted model")
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise MaVlmInputError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite")
-    state = load_official_state_dict(checkpoint)
+    source = resolve_checkpoint(checkpoint)
+    if output_dir.exists():
+        check_replaceable(output_dir, source)
+    state = load_official_state_dict(source)
     config = infer_config(state, num_attention_heads, tap_layers)
     with no_init_weights():
         model = MetricAnythingForDepthEstimation(config)
     load_converted(model, convert_state_dict(state, config))
     model.eval()
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    target = output_dir.resolve()  # "." has no name to stage beside
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         model.save_pretrained(staging)
         MetricAnythingImageProcessor(size=config.image_size).save_pretrained(staging)
         write_model_card(staging, source=str(checkpoint), config=config)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
+        mark_complete(staging, CONVERSION_KIND, source=str(checkpoint))
+        apply_umask(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return model

@@ -1,0 +1,117 @@
+"""Checks on what a user hands a command, made before any work starts.
+
+Each raises `MaVlmInputError` with a one-line message that names the input and the fix:
+images (readable, at most `MAX_IMAGE_MEGAPIXELS` unless raised), local paths versus Hub ids (a
+mistyped local path fails at once instead of going to the Hub), and output locations (a folder
+that can be written, and outputs that never land on an input).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ma_vlm.errors import MaVlmInputError
+
+# Refuse larger images unless the user raises the limit: peak memory of `ma-vlm depth` grows
+# ~100 bytes per pixel (a 12000 x 12000 image took 14.6 GB and wrote a 2 GB .ply).
+MAX_IMAGE_MEGAPIXELS = 50.0
+
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_LOCAL_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".json", ".yaml", ".yml", ".mat", ".parquet",
+                   ".png", ".jpg", ".npy")
+
+
+def looks_local(text: str) -> bool:
+    """True when `text` can only mean a local path (so a missing one must not go to the Hub)."""
+    parts = text.split("/")
+    if text.startswith((".", "/", "~")) or "\\" in text or len(parts) < 2:
+        return True
+    if Path(parts[0]).is_dir():  # runs/teacher with runs/ here: a typo of a local folder
+        return True
+    return len(parts) == 2 and parts[1].lower().endswith(_LOCAL_SUFFIXES)
+
+
+def check_hub_id(text: str, what: str, max_parts: int | None = 2) -> None:
+    """`text` is not an existing local path; raise unless it can be a Hub id `org/name` (with
+    `max_parts=None`, `org/name/path/in/repo`)."""
+    parts = text.split("/")
+    valid = (not looks_local(text) and len(parts) >= 2 and (max_parts is None or len(parts) <= max_parts)
+             and all(_HUB_NAME.match(p) and ".." not in p and "--" not in p for p in parts[:2]))
+    if not valid:
+        raise MaVlmInputError(
+            f"{what} {text!r} is neither a local file or folder (not found) nor a Hub id org/name; "
+            "check the path"
+        )
+
+
+def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPIXELS):
+    """A loaded PIL image, or an error naming the file: missing, unreadable, or larger than
+    `max_megapixels` (checked from the header, before any pixel is decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise MaVlmInputError(f"image {path} not found")
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's bomb warning/error
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError) as error:
+        raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
+    megapixels = image.width * image.height / 1e6
+    if megapixels > max_megapixels:
+        image.close()
+        raise MaVlmInputError(
+            f"{path} is {image.width} x {image.height} ({megapixels:.0f} MP), above the {max_megapixels:g} MP limit "
+            "(~100 bytes of memory per pixel); downscale it or raise the limit with --max-megapixels"
+        )
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt pixel data
+        raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
+    return image
+
+
+def ensure_output_dir(path: str | os.PathLike, flag: str = "--output") -> Path:
+    """Create `path` (and parents) or say why it cannot be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MaVlmInputError(f"{flag} {path} is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MaVlmInputError(f"{flag} {path} cannot be created ({error.strerror}); choose a writable folder") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise MaVlmInputError(f"{flag} {path} is not writable; choose a writable folder")
+    return path
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
+    """`path` can be written as a file: not a folder, and in a folder that exists or can be made."""
+    path = Path(path)
+    if path.is_dir():
+        raise MaVlmInputError(f"{flag} {path} is a folder; give a file name (e.g. {path / 'report.json'})")
+    ensure_output_dir(path.parent if str(path.parent) else Path("."), flag=f"the folder of {flag}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise MaVlmInputError(f"{flag} {path} is read-only; choose another file")
+    return path
+
+
+def check_outputs_spare_inputs(outputs: list[tuple[Path, Path]], inputs: list[Path], flag: str = "--output") -> None:
+    """`outputs` pairs each file a command will write with the input it comes from. Raise when
+    two inputs would write the same file, or a file to write is one of `inputs`."""
+    given = {Path(p).resolve(): Path(p) for p in inputs}
+    writers: dict[Path, Path] = {}
+    for output, source in outputs:
+        resolved = Path(output).resolve()
+        if resolved in given:
+            raise MaVlmInputError(
+                f"{flag} would write {output} over the input {given[resolved]}; choose another output folder"
+            )
+        if resolved in writers and writers[resolved] != source:
+            raise MaVlmInputError(
+                f"{writers[resolved]} and {source} would both write {output} (same name); "
+                "run them into separate output folders or rename one"
+            )
+        writers[resolved] = source
