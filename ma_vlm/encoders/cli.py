@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.inputs import MAX_IMAGE_MEGAPIXELS
 
 
 def register(subparsers) -> None:
@@ -31,6 +32,8 @@ def register(subparsers) -> None:
                             ".png uint16 millimetres, 0 = missing, the image's own size): depth completion")
     depth.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     depth.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    depth.add_argument("--max-megapixels", type=float, default=MAX_IMAGE_MEGAPIXELS,
+                       help="refuse larger images (memory grows ~100 bytes per pixel); raise it for big images")
     depth.set_defaults(func=run_depth)
 
 
@@ -70,7 +73,16 @@ def load_prompt_depth(path: Path, height: int, width: int):
     if not path.is_file():
         raise MaVlmInputError(f"prompt depth not found: {path}")
     if path.suffix == ".npy":
-        depth = np.load(path, allow_pickle=False).astype(np.float32)
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise MaVlmInputError(f"{path} is not a readable .npy array ({error})") from None
+        if raw.dtype.kind in "iu":
+            raise MaVlmInputError(f"{path} holds integers ({raw.dtype}); a .npy prompt is float metres: if it is "
+                                  "millimetres, save depth_mm / 1000 as float32 (or give a 16-bit .png)")
+        if raw.dtype.kind != "f":
+            raise MaVlmInputError(f"{path} holds {raw.dtype} values; a .npy prompt is float32 metres (0 = missing)")
+        depth = raw.astype(np.float32)
     elif path.suffix == ".png":
         raw = np.asarray(Image.open(path))
         if raw.dtype != np.uint16:
@@ -78,20 +90,28 @@ def load_prompt_depth(path: Path, height: int, width: int):
         depth = raw.astype(np.float32) / 1000.0
     else:
         raise MaVlmInputError(f"{path}: give the prompt as .npy (metres) or 16-bit .png (millimetres)")
+    if not np.isfinite(depth).all() or (depth < 0).any():
+        raise MaVlmInputError(f"{path} holds NaN, inf or negative depths; use 0 for missing points")
     if depth.shape != (height, width):
         raise MaVlmInputError(f"{path} is {depth.shape[::-1]} (W, H) but its image is {(width, height)}; "
                               "give the prompt at the image's own size")
     return depth
 
 
+def planned_outputs(paths: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """(file `ma-vlm depth` writes, the image it comes from) pairs."""
+    return [(output / f"{path.stem}{suffix}", path) for path in paths for suffix in (".npy", ".png", ".ply")]
+
+
 def run_depth(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
-    from PIL import Image, UnidentifiedImageError
     from tqdm import tqdm
 
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, predict_metric_depth
+    from ma_vlm.encoders import MetricAnythingImageProcessor, predict_metric_depth
+    from ma_vlm.encoders.inference import load_depth_model
     from ma_vlm.geometry import backproject
+    from ma_vlm.inputs import check_outputs_spare_inputs, ensure_output_dir, open_image
     from ma_vlm.visualize import save_depth_colormap, save_npy, save_point_cloud_ply
 
     paths = [Path(p) for p in args.images]
@@ -101,18 +121,16 @@ def run_depth(args: argparse.Namespace) -> int:
     if args.prompt_depth is not None and len(args.prompt_depth) != len(paths):
         raise MaVlmInputError(f"--prompt-depth got {len(args.prompt_depth)} files for {len(paths)} images; "
                               "give one per image, in the same order")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = getattr(torch, args.dtype)
-    model = MetricAnythingForDepthEstimation.from_pretrained(args.model, dtype=dtype).to(device).eval()
-    processor = MetricAnythingImageProcessor.from_pretrained(args.model)
     output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    sidecars = [p.with_suffix(".json") for p in paths if p.with_suffix(".json").exists()]
+    check_outputs_spare_inputs(planned_outputs(paths, output),
+                               paths + [Path(p) for p in args.prompt_depth or []] + sidecars)
+    ensure_output_dir(output)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_depth_model(args.model, dtype=getattr(torch, args.dtype)).to(device)
+    processor = MetricAnythingImageProcessor.from_pretrained(args.model)
     for index, path in enumerate(tqdm(paths, desc="depth", unit="image")):
-        try:
-            image = Image.open(path)
-            image.load()
-        except (UnidentifiedImageError, OSError) as error:
-            raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
+        image = open_image(path, args.max_megapixels)
         intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
         prompt = None
         if args.prompt_depth is not None:
@@ -121,6 +139,9 @@ def run_depth(args: argparse.Namespace) -> int:
                                       "(ma-vlm pretrain output, config use_prompt=True)")
             prompt = load_prompt_depth(Path(args.prompt_depth[index]), image.height, image.width)
         depth_m = predict_metric_depth(model, processor, image, intrinsics.fx, prompt_depth=prompt)
+        if not np.isfinite(depth_m).all():
+            raise MaVlmInputError(f"{args.model} predicted non-finite depth for {path}; its weights or this "
+                                  "image are broken (nothing written for it)")
         rgb = np.asarray(image.convert("RGB"))
         save_npy(depth_m, output / f"{path.stem}.npy")
         save_depth_colormap(depth_m, output / f"{path.stem}.png", title=f"{path.name} (fx {intrinsics.fx:.1f} px)")

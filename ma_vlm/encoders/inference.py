@@ -9,6 +9,37 @@ from ma_vlm.encoders.image_processing_metric_anything import MISSING_FOCAL_LENGT
 from ma_vlm.errors import MaVlmInputError
 
 
+def load_depth_model(source: str, flag: str = "--model", **kwargs):
+    """`MetricAnythingForDepthEstimation.from_pretrained(source)` in eval mode, or an error naming
+    `source`: a mistyped local folder (never sent to the Hub), a truncated or foreign weights file,
+    or weights that hold NaN/inf (which would give all-NaN depth)."""
+    from pathlib import Path
+
+    from ma_vlm.encoders.modeling_metric_anything import MetricAnythingForDepthEstimation
+    from ma_vlm.inputs import check_hub_id
+
+    path = Path(source)
+    if path.is_file():
+        raise MaVlmInputError(f"{flag} {source} is a file; give a model folder (ma-vlm convert or pretrain output), "
+                              "or convert the checkpoint first with ma-vlm convert")
+    if not path.is_dir():
+        check_hub_id(str(source), flag)
+    elif not (path / "config.json").is_file():
+        raise MaVlmInputError(f"{flag} {source} has no config.json; give a ma-vlm convert / pretrain model folder")
+    try:
+        model = MetricAnythingForDepthEstimation.from_pretrained(source, **kwargs)
+    except MaVlmInputError:
+        raise
+    except Exception as error:  # OSError, SafetensorError, ValueError from a foreign/truncated folder
+        message = " ".join(str(error).split())[:300]
+        raise MaVlmInputError(f"{flag} {source} could not be loaded ({type(error).__name__}: {message})") from None
+    broken = [name for name, parameter in model.named_parameters() if not torch.isfinite(parameter).all()]
+    if broken:
+        raise MaVlmInputError(f"{flag} {source} has NaN/inf weights ({len(broken)} tensors, e.g. {broken[0]}); "
+                              "the checkpoint is corrupt: convert or train it again")
+    return model.eval()
+
+
 @torch.no_grad()
 def predict_metric_depth(model, processor, image, focal_length_px: float | None, prompt_depth=None) -> np.ndarray:
     """(H, W) float32 depth in metres for `image` (PIL or (H, W, 3) uint8), at its own size.

@@ -50,3 +50,23 @@ def test_convert_overwrite_replaces_a_previous_conversion(tmp_path, official_che
     assert main(["convert", str(official_checkpoint), str(output)]) == 0
     assert main(["convert", str(official_checkpoint), str(output), "--overwrite", "--tap-layers", "1", "2", "3", "4"]) == 0
     assert '"tap_layers": [\n    1,' in (output / "config.json").read_text()
+
+
+# ----------------------------------------------------------------------------- 2. depth over its input
+def test_depth_never_overwrites_the_input_photo(tmp_path, tiny_model_dir, capsys):
+    photo = write_photo(tmp_path / "photo.png")
+    before = snapshot(tmp_path)
+    code = main(["depth", str(photo), "--model", str(tiny_model_dir), "--output", str(tmp_path)])
+    assert code == 2
+    assert "photo.png" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------- 3. one stem, two inputs
+def test_two_inputs_with_one_stem_do_not_share_output_files(tmp_path, tiny_model_dir, capsys):
+    first, second = write_photo(tmp_path / "a" / "x.png"), write_photo(tmp_path / "b" / "x.png", width=80)
+    code = main(["depth", str(first), str(second), "--model", str(tiny_model_dir), "--output", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2, "both results would be written to out/x.*"
+    assert str(first) in error and str(second) in error
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
