@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_vlm.atomic_io import write_text_atomic
+from ma_vlm.atomic_io import mark_complete, write_text_atomic
+from ma_vlm.data.loading import DATASET_KIND, incomplete_reason
 from ma_vlm.errors import MaVlmInputError
 
 SCENES_PER_SHARD = 256
@@ -89,8 +90,9 @@ def _worker_context():
 def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: int = 1) -> Path:
     """Render ``config.num_scenes`` scenes into ``output_dir`` with ``workers`` processes.
 
-    Writes ``output_dir/data/*.parquet`` and ``output_dir/generation.json`` (the config, so a
-    dataset says how it was made). Returns ``output_dir``.
+    Writes ``output_dir/data/*.parquet``, ``output_dir/generation.json`` (the config, so a
+    dataset says how it was made), the card, and last ``complete.json`` (a folder without it is
+    an interrupted render: ``load_rgbd_dataset`` refuses it). Returns ``output_dir``.
     """
     from ma_vlm.data.cameras import camera_zoo
     from ma_vlm.data.noise import NOISE_SOURCES
@@ -105,6 +107,10 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
     camera_zoo(config.num_camera_models, config.max_side_px, config.min_side_px)  # validates
     output_dir = Path(output_dir)
     data_dir = output_dir / "data"
+    reason = incomplete_reason(output_dir) if data_dir.is_dir() and any(data_dir.glob("*.parquet")) else None
+    if reason is not None:
+        raise MaVlmInputError(f"{output_dir} holds an incomplete render ({reason}): an earlier run was "
+                              "interrupted; delete that folder and run again")
     if data_dir.is_dir() and any(data_dir.glob("*.parquet")):
         raise MaVlmInputError(
             f"{data_dir} already holds parquet shards; choose a new --output or delete that folder "
@@ -139,6 +145,7 @@ def generate_dataset(output_dir: str | Path, config: GenerationConfig, workers: 
     meta = {"generator": "ma_vlm.data.generate", **asdict(config)}
     write_text_atomic(output_dir / "generation.json", json.dumps(meta, indent=2))
     write_text_atomic(output_dir / "README.md", dataset_card(config))
+    mark_complete(output_dir, DATASET_KIND, writer="ma-vlm data generate", num_records=config.num_scenes)
     return output_dir
 
 

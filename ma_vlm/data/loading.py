@@ -8,14 +8,47 @@ size (scaling the intrinsics) and samples a Sparse Metric Prompt per item, deter
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
+from ma_vlm.atomic_io import mark_complete, read_complete_marker
 from ma_vlm.data.schema import decode_record, rgbd_features
 from ma_vlm.errors import MaVlmInputError
 
 REQUIRED_COLUMNS = ("image", "depth", "height", "width", "intrinsics", "source")
+DATASET_KIND = "rgbd-dataset"  # completion marker of `ma-vlm data generate` / `data import` folders
+_NUMBERED_SHARD = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.parquet$")
+_IMPORT_SHARD = re.compile(r"^train-\d{5}\.parquet$")  # write_rgbd_shards' names
+
+
+def incomplete_reason(folder: str | Path) -> str | None:
+    """Why the dataset folder `folder` is not finished work (a killed render or import), or None.
+
+    Finished: its completion marker is there with every file it lists, or (folders without a
+    marker, e.g. from the Hub) its numbered shards `*-XXXXX-of-YYYYY.parquet` are all there.
+    """
+    folder = Path(folder)
+    marker = read_complete_marker(folder)
+    if marker is not None:
+        gone = [name for name in marker.get("files", []) if not (folder / name).is_file()]
+        return f"{len(gone)} of its files are gone (e.g. {gone[0]})" if gone else None
+    shards = sorted(folder.rglob("*.parquet"))
+    leftovers = sorted(folder.rglob("*.parquet.tmp"))
+    if leftovers:
+        return f"a shard write was interrupted ({leftovers[0].name} is left)"
+    groups: dict[tuple[Path, str, str], int] = {}
+    for shard in shards:
+        if match := _NUMBERED_SHARD.match(shard.name):
+            key = (shard.parent, match.group(1), match.group(3))
+            groups[key] = groups.get(key, 0) + 1
+    for (_, prefix, total), count in groups.items():
+        if count != int(total):
+            return f"it has {count} of the {int(total)} {prefix} shards"
+    if any(_IMPORT_SHARD.match(shard.name) for shard in shards):
+        return "its import never finished (no complete.json)"
+    return None
 
 
 def load_rgbd_dataset(path_or_name: str | Path, split: str = "train", streaming: bool = False):
@@ -36,13 +69,17 @@ def load_rgbd_dataset(path_or_name: str | Path, split: str = "train", streaming:
             raise MaVlmInputError(
                 f"{path} holds no parquet shards; generate one with `ma-vlm data generate --output {path}`."
             )
+        reason = incomplete_reason(path)
+        if reason is not None:
+            raise MaVlmInputError(f"{path} is an incomplete dataset ({reason}): the run that wrote it was "
+                                  "interrupted; delete the folder and generate or import it again")
         dataset = datasets.load_dataset("parquet", data_files={split: files}, split=split,
                                         streaming=streaming)
     elif path.suffix == ".parquet" and path.exists():
         dataset = datasets.load_dataset("parquet", data_files={split: [str(path)]}, split=split,
                                         streaming=streaming)
     else:
-        dataset = datasets.load_dataset(str(path_or_name), split=split, streaming=streaming)
+        dataset = _load_hub_dataset(str(path_or_name), split, streaming)
     missing = [c for c in REQUIRED_COLUMNS if c not in (dataset.features or {})]
     if missing:
         raise MaVlmInputError(
@@ -50,6 +87,22 @@ def load_rgbd_dataset(path_or_name: str | Path, split: str = "train", streaming:
             "ma_vlm.data.schema.encode_record and rgbd_features()."
         )
     return dataset
+
+
+def _load_hub_dataset(name: str, split: str, streaming: bool):
+    """`datasets.load_dataset(name)` for a Hub id; a local-looking name that does not exist fails
+    at once instead of going to the Hub."""
+    import datasets
+
+    from ma_vlm.inputs import check_hub_id
+
+    check_hub_id(name, "dataset")
+    try:
+        return datasets.load_dataset(name, split=split, streaming=streaming)
+    except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
+        message = " ".join(str(error).split())[:200]
+        raise MaVlmInputError(f"dataset {name!r} is not a local folder and could not be read from the Hub "
+                              f"({type(error).__name__}: {message}); check the path or id") from None
 
 
 def records_to_dataset(records):
@@ -65,12 +118,16 @@ def records_to_dataset(records):
 def write_rgbd_shards(records, output_dir: str | Path, records_per_shard: int = 1000,
                       total: int | None = None) -> int:
     """Stream decoded records into ``output_dir/data/train-XXXXX.parquet`` shards (each written
-    atomically), readable with ``load_rgbd_dataset(output_dir)``. Returns the record count."""
+    atomically) and then the completion marker, readable with ``load_rgbd_dataset(output_dir)``.
+    Returns the record count. A folder that already holds shards is refused (never mixed)."""
     import os
 
     from tqdm.auto import tqdm
 
     data_dir = Path(output_dir) / "data"
+    if any(data_dir.glob("*.parquet")):
+        raise MaVlmInputError(f"{data_dir} already holds parquet shards; choose a new --output or delete that "
+                              "folder (mixing two imports would silently duplicate records)")
     data_dir.mkdir(parents=True, exist_ok=True)
     buffer, shard, count = [], 0, 0
 
@@ -90,6 +147,7 @@ def write_rgbd_shards(records, output_dir: str | Path, records_per_shard: int = 
             flush()
     if buffer:
         flush()
+    mark_complete(output_dir, DATASET_KIND, writer="write_rgbd_shards", num_records=count)
     return count
 
 

@@ -19,20 +19,28 @@ from ma_vlm.pretrain.recipe import Recipe, generation_config
 
 
 def _render(folder: Path, spec: dict) -> Path:
-    from ma_vlm.data.generate import generate_dataset
+    """Render `spec` into `folder` unless a finished render is there (a killed one is redone)."""
+    import shutil
 
-    if not any(folder.glob("data/*.parquet")):
+    from ma_vlm.data.generate import generate_dataset
+    from ma_vlm.data.loading import incomplete_reason
+
+    if not any(folder.glob("data/*.parquet")) or incomplete_reason(folder):
+        shutil.rmtree(folder, ignore_errors=True)  # our own leftovers from an interrupted run
         generate_dataset(folder, generation_config(spec))
     return folder
 
 
 def _subset(source: Path, folder: Path, num_scenes: int) -> Path:
-    from ma_vlm.data.loading import load_rgbd_dataset
+    """The first `num_scenes` rows of `source` as a dataset folder, marked complete when written."""
+    from ma_vlm.atomic_io import is_complete, mark_complete
+    from ma_vlm.data.loading import DATASET_KIND, load_rgbd_dataset
 
     target = folder / "data" / "train.parquet"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        load_rgbd_dataset(source).select(range(num_scenes)).to_parquet(str(target))
+    if not is_complete(folder, DATASET_KIND):
+        with atomic_path(target) as tmp:
+            load_rgbd_dataset(source).select(range(num_scenes)).to_parquet(str(tmp))
+        mark_complete(folder, DATASET_KIND, writer="ma-vlm scaling", num_records=num_scenes)
     return folder
 
 

@@ -137,16 +137,16 @@ def load_backbone_weights(model, source: str) -> None:
 
 def training_dataset(recipe: Recipe, output_dir: Path, is_main: bool, accelerator):
     """The base RGB-D dataset: `data.path`, or `data.generate` rendered once into OUTPUT/data."""
-    from ma_vlm.data.loading import load_rgbd_dataset
+    from ma_vlm.data.loading import incomplete_reason, load_rgbd_dataset
 
     path = recipe.data.path
     if path is None:
         path = output_dir / "data"
-        if is_main and not any(path.glob("data/*.parquet")):
+        if is_main and (not any(path.glob("data/*.parquet")) or incomplete_reason(path)):
             from ma_vlm.data.generate import generate_dataset
 
             config = generation_config(recipe.data.generate)
-            shutil.rmtree(path, ignore_errors=True)  # a half-rendered folder from a killed run
+            shutil.rmtree(path, ignore_errors=True)  # a half-rendered folder from a killed run (ours)
             generate_dataset(path, config, workers=int(os.environ.get("MA_VLM_RENDER_WORKERS", "1")))
         accelerator.wait_for_everyone()
     return load_rgbd_dataset(path, streaming=recipe.data.streaming)

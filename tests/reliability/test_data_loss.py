@@ -70,3 +70,65 @@ def test_two_inputs_with_one_stem_do_not_share_output_files(tmp_path, tiny_model
     assert code == 2, "both results would be written to out/x.*"
     assert str(first) in error and str(second) in error
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ----------------------------------------------------------------------------- 4. a killed render
+def _killed_render(folder, num_scenes=3):
+    """Render `num_scenes` one per shard into `folder` and die after the first shard."""
+    from ma_vlm.data import generate
+
+    config = generate.GenerationConfig(num_scenes=num_scenes, seed=0, num_camera_models=4, max_side_px=64,
+                                       min_side_px=48, layouts=("tabletop",), scenes_per_shard=1)
+    real_write, written = generate._write_shard, []
+
+    def write_then_die(rows, path):
+        real_write(rows, path)
+        written.append(path)
+        raise KeyboardInterrupt  # what kill -9 would leave: one shard, nothing after it
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(generate, "_write_shard", write_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            generate.generate_dataset(folder, config)
+    assert len(written) == 1
+    return folder
+
+
+def test_a_killed_render_is_not_loaded_as_a_dataset(tmp_path):
+    from ma_vlm.data.loading import load_rgbd_dataset
+    from ma_vlm.errors import MaVlmInputError
+
+    folder = _killed_render(tmp_path / "rgbd")
+    with pytest.raises(MaVlmInputError, match="incomplete"):
+        load_rgbd_dataset(folder)
+
+
+def test_a_killed_render_is_not_extended_by_generate(tmp_path, capsys):
+    folder = _killed_render(tmp_path / "rgbd")
+    code = main(["data", "generate", "--output", str(folder), "--scenes", "3", "--max-side", "64",
+                 "--min-side", "48", "--camera-models", "4"])
+    assert code == 2
+    assert "incomplete" in capsys.readouterr().err
+
+
+def test_pretrain_renders_again_over_a_killed_render(tmp_path):
+    from accelerate import Accelerator
+
+    from ma_vlm.pretrain.recipe import recipe_from_dict
+    from ma_vlm.pretrain.trainer import training_dataset
+
+    _killed_render(tmp_path / "run" / "data")
+    recipe = recipe_from_dict({"data": {"generate": {"scenes": 3, "seed": 0, "camera_models": 4, "max_side": 64,
+                                                     "min_side": 48, "layouts": ["tabletop"]}}})
+    dataset = training_dataset(recipe, tmp_path / "run", True, Accelerator(cpu=True))
+    assert len(dataset) == 3
+
+
+def test_scaling_renders_again_over_a_killed_render(tmp_path):
+    from ma_vlm.data.loading import load_rgbd_dataset
+    from ma_vlm.pretrain.scaling import _render
+
+    folder = _killed_render(tmp_path / "eval_data")
+    _render(folder, {"scenes": 3, "seed": 0, "camera_models": 4, "max_side": 64, "min_side": 48,
+                     "layouts": ["tabletop"]})
+    assert len(load_rgbd_dataset(folder)) == 3
