@@ -47,8 +47,8 @@ def held_out_benchmark(eval_dir: Path, training_camera_ids: set[int]):
 
 def run_scaling(recipe: Recipe, output_dir: str | Path) -> str:
     """Train every (camera count, scene count) run, evaluate, write the table/figure; returns markdown."""
-    from ma_vlm.data.cameras import camera_zoo
     from ma_vlm.benchmarks.depth.runner import evaluate_depth, load_predictor
+    from ma_vlm.data.cameras import camera_zoo
     from ma_vlm.pretrain.trainer import run_training
 
     output_dir = Path(output_dir)

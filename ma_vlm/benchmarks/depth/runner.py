@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ma_vlm.atomic_io import write_json_atomic
-from ma_vlm.benchmarks.depth.readers import DepthBenchmark
 from ma_vlm.benchmarks.depth.metrics import EvalProtocol, depth_metrics, mean_metrics
+from ma_vlm.benchmarks.depth.readers import DepthBenchmark
 from ma_vlm.errors import MaVlmInputError
 
 
