@@ -9,8 +9,10 @@ handlers so ``ma-vlm --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -67,19 +69,62 @@ def _register_all(subparsers, module_names: list[str]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ma-vlm", description="Metric Anything for Transformers, MLLMs and VLAs."
+        prog="ma-vlm", description="Metric Anything for Transformers, MLLMs and VLAs.",
+        epilog="Bad input ends with one line naming the input and the fix, and exit code 2; "
+               "--debug (anywhere on the line) or MA_VLM_DEBUG=1 shows the Python traceback instead.",
     )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_all(commands, COMMAND_MODULES)
     return parser
 
 
+_OS_ERROR_FIXES = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "check its permissions or choose a writable location",
+    errno.EPERM: "check its permissions or choose a writable location",
+    errno.EROFS: "it is on a read-only disk: choose a writable location",
+    errno.ENOSPC: "the disk is full: free space or choose another disk",
+    errno.EISDIR: "it is a folder: give a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "it already exists: choose another name",
+}
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """The one-line message for an error caused by the user's input or environment, or None
+    for a bug (which keeps its traceback)."""
+    if isinstance(error, MaVlmInputError):
+        message = str(error)
+    elif isinstance(error, OSError) and (error.filename is not None or error.strerror):
+        where = f"{error.filename}: " if error.filename is not None else ""
+        fix = _OS_ERROR_FIXES.get(error.errno, "check the path, its permissions and the free disk space")
+        message = f"{where}{error.strerror or error} ({fix})"
+    elif isinstance(error, MemoryError):
+        message = "out of memory; give smaller inputs (images: --max-megapixels) or use a larger machine"
+    else:
+        return None
+    return " ".join(message.split())  # one line, whatever the message held
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("MA_VLM_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]  # accepted after the command too
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except MaVlmInputError as error:
-        print(f"ma-vlm: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("ma-vlm: interrupted (finished files are complete; re-running resumes where the command "
+              "supports it)", file=sys.stderr)
+        return 130
+    except Exception as error:
+        message = user_error_message(error)
+        if message is None or debug:
+            raise
+        print(f"ma-vlm: error: {message}", file=sys.stderr)
         return 2
 
 
