@@ -47,14 +47,16 @@ def _common(parser) -> None:
 
 
 def _load(args):
-    from ma_vlm.pretrain.recipe import load_recipe
+    from ma_vlm.inputs import ensure_output_dir
+    from ma_vlm.pretrain.recipe import load_recipe, validate_recipe
 
     recipe = load_recipe(args.recipe)
+    ensure_output_dir(args.output)
     if args.max_steps is not None:
         recipe.train.max_steps = args.max_steps
     if args.data is not None:
         recipe.data.path = args.data
-    return recipe
+    return validate_recipe(recipe)
 
 
 def _report(summary: dict) -> int:
@@ -82,9 +84,12 @@ def _distill(args) -> int:
 
 
 def _scaling(args) -> int:
+    from ma_vlm.inputs import ensure_output_dir
     from ma_vlm.pretrain.recipe import load_recipe
     from ma_vlm.pretrain.scaling import run_scaling
 
-    table = run_scaling(load_recipe(args.recipe), args.output)
+    recipe = load_recipe(args.recipe)
+    ensure_output_dir(args.output)
+    table = run_scaling(recipe, args.output)
     print(table)
     return 0

@@ -6,6 +6,9 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 
 from __future__ import annotations
 
+import math
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -117,10 +120,12 @@ def _build(cls, values: dict, where: str):
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise MaVlmInputError(f"unknown key(s) {unknown} in recipe section {where!r}; known: {sorted(known)}")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in values.items():
         sub = _SECTIONS.get(name) if cls is Recipe else None
-        kwargs[name] = _build(sub, value, name) if sub else value
+        key = name if cls is Recipe else f"{where}.{name}"
+        kwargs[name] = _build(sub, value, name) if sub else _typed(value, hints[name], key)
     return cls(**kwargs)
 
 
@@ -128,8 +133,69 @@ _SECTIONS = {"model": ModelRecipe, "data": DataRecipe, "train": TrainRecipe, "lo
              "distill": DistillRecipe, "scaling": ScalingRecipe}
 
 
+def _typed(value, hint, key: str):
+    """`value` as the field's type (an int where a float is expected becomes a float), or an
+    error naming the key. YAML 1.1 reads `1e-3` (no dot) as a string: say so."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        origin = typing.get_origin(kind) or kind
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin in (bool, str, dict, list) and isinstance(value, origin) and not (
+                origin is not bool and isinstance(value, bool)):
+            return value
+    names = " or ".join("null" if k is type(None) else (typing.get_origin(k) or k).__name__ for k in allowed)
+    hint_text = ""
+    if isinstance(value, str) and float in allowed:
+        try:
+            float(value)
+            hint_text = f" (YAML reads {value} as text: write it with a dot, e.g. {float(value)!r})"
+        except ValueError:
+            pass
+    raise MaVlmInputError(f"recipe key {key} must be {names}, got {type(value).__name__} {value!r}{hint_text}")
+
+
+# (section, key) -> (test, what it must be). Checked after command-line overrides too.
+_RANGES = {
+    ("train", "max_steps"): (lambda v: v >= 1, ">= 1"),
+    ("train", "batch_size"): (lambda v: v >= 1, ">= 1"),
+    ("train", "gradient_accumulation_steps"): (lambda v: v >= 1, ">= 1"),
+    ("train", "learning_rate"): (lambda v: math.isfinite(v) and v > 0, "a positive number"),
+    ("train", "backbone_learning_rate"): (lambda v: v is None or (math.isfinite(v) and v > 0),
+                                          "null or a positive number"),
+    ("train", "weight_decay"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+    ("train", "warmup_steps"): (lambda v: v >= 0, ">= 0"),
+    ("train", "max_grad_norm"): (lambda v: math.isfinite(v) and v >= 0, ">= 0 (0 = no clipping)"),
+    ("train", "mixed_precision"): (lambda v: v in ("no", "bf16", "fp16"), "one of no, bf16, fp16"),
+    ("train", "log_every"): (lambda v: v >= 1, ">= 1"),
+    ("train", "save_every"): (lambda v: v >= 1, ">= 1"),
+    ("train", "num_workers"): (lambda v: v >= 0, ">= 0"),
+    ("loss", "variance_focus"): (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("loss", "gradient_weight"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+    ("loss", "num_scales"): (lambda v: v >= 1, ">= 1"),
+    ("model", "initial_canonical_inverse_depth"): (lambda v: math.isfinite(v) and v > 0, "a positive number"),
+    ("data", "shuffle_buffer"): (lambda v: v >= 1, ">= 1"),
+    ("distill", "ground_truth_weight"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+    ("scaling", "scene_counts"): (lambda v: len(v) > 0 and all(isinstance(n, int) and n >= 1 for n in v),
+                                  "a non-empty list of positive integers"),
+}
+
+
+def validate_recipe(recipe: "Recipe") -> "Recipe":
+    """Raise on a value out of range, naming its key (`ma-vlm pretrain --max-steps 0` included)."""
+    for (section, key), (test, wanted) in _RANGES.items():
+        value = getattr(getattr(recipe, section), key)
+        if not test(value):
+            raise MaVlmInputError(f"recipe key {section}.{key} must be {wanted}, got {value!r}")
+    return recipe
+
+
 def recipe_from_dict(values: dict) -> Recipe:
-    return _build(Recipe, values or {}, "recipe")
+    return validate_recipe(_build(Recipe, values or {}, "recipe"))
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -139,7 +205,13 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise MaVlmInputError(f"recipe {path} does not exist; copy one from recipes/ (e.g. recipes/pretrain_teacher_tiny.yaml)")
-    recipe = recipe_from_dict(yaml.safe_load(path.read_text()))
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise MaVlmInputError(f"recipe {path} is not valid YAML ({' '.join(str(error).split())})") from None
+    if values is not None and not isinstance(values, dict):
+        raise MaVlmInputError(f"recipe {path} must be a YAML mapping (model:, data:, train: ...), got {type(values).__name__}")
+    recipe = recipe_from_dict(values)
     recipe.source_path = str(path)
     return recipe
 

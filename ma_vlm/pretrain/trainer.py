@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from ma_vlm.atomic_io import write_json_atomic, write_text_atomic
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.pretrain.checkpoints import LossLog, latest_checkpoint, save_checkpoint
 from ma_vlm.pretrain.recipe import ModelRecipe, Recipe, generation_config
@@ -36,6 +37,7 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
             raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
         return MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
+    check_config_overrides(model_recipe.overrides)
     overrides = dict(model_recipe.overrides)
     if model_recipe.preset not in PRESETS:
         raise MaVlmInputError(f"model.preset {model_recipe.preset!r}: choose one of {sorted(PRESETS)}")
@@ -49,6 +51,27 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     if model_recipe.backbone_from:
         load_backbone_weights(model, model_recipe.backbone_from)
     return model
+
+
+def check_config_overrides(overrides: dict) -> None:
+    """A typo in `model.overrides` (or its `backbone_config`) is an error naming the key, not an
+    unused attribute silently written into config.json."""
+    import difflib
+    from dataclasses import fields
+
+    from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig, MetricAnythingViTConfig
+
+    def check(values: dict, config_class, where: str) -> None:
+        known = {f.name for f in fields(config_class)} | {"model_type"}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"; did you mean {close[0]}?" if close else f"; known: {sorted(known)}"
+                raise MaVlmInputError(f"recipe key {where}.{key} is not a {config_class.__name__} field{hint}")
+
+    check(overrides, MetricAnythingConfig, "model.overrides")
+    if isinstance(overrides.get("backbone_config"), dict):
+        check(overrides["backbone_config"], MetricAnythingViTConfig, "model.overrides.backbone_config")
 
 
 @torch.no_grad()
@@ -140,6 +163,12 @@ def training_dataset(recipe: Recipe, output_dir: Path, is_main: bool, accelerato
     from ma_vlm.data.loading import incomplete_reason, load_rgbd_dataset
 
     path = recipe.data.path
+    if path is not None and not Path(path).exists():
+        from ma_vlm.inputs import looks_local
+
+        if looks_local(str(path)):
+            raise MaVlmInputError(f"recipe key data.path {path!r} does not exist; give a `ma-vlm data generate` "
+                                  "folder, or remove data.path to render data.generate into OUTPUT/data")
     if path is None:
         path = output_dir / "data"
         if is_main and (not any(path.glob("data/*.parquet")) or incomplete_reason(path)):
@@ -189,9 +218,10 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     from ma_vlm.pretrain.data import ExampleMaker, StreamingTrainingStream, TrainingStream, source_mixture
     from ma_vlm.pretrain.distill import training_losses
     from ma_vlm.pretrain.losses import DepthLoss
+    from ma_vlm.pretrain.recipe import validate_recipe
 
     output_dir = Path(output_dir)
-    train = recipe.train
+    train = validate_recipe(recipe).train
     # dispatch_batches=False: every process reads the (streaming) data itself, so the loader keeps
     # its own generator (a dispatching loader would draw from the global RNG; see the loader below).
     accelerator = Accelerator(mixed_precision=train.mixed_precision,
@@ -201,7 +231,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     is_main = accelerator.is_main_process
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        write_text_atomic(output_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     set_seed(train.seed)
     model = build_model(recipe.model, teacher_dir)
     if recipe.model.gradient_checkpointing:
@@ -285,7 +315,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
         _publish_final_model(output_dir)
         losses = _read_losses(output_dir / "log.csv")
         summary.update(first_loss=losses[0], last_loss=losses[-1])
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_json_atomic(output_dir / "summary.json", summary)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
