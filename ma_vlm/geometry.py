@@ -42,8 +42,12 @@ class Intrinsics:
     @classmethod
     def from_cam_in(cls, cam_in) -> "Intrinsics":
         """From the official `[fx, fy, cx, cy]` list."""
-        if len(cam_in) != 4:
-            raise MaVlmInputError(f"cam_in must be [fx, fy, cx, cy], got {cam_in}")
+        if isinstance(cam_in, np.ndarray):
+            cam_in = cam_in.tolist()
+        numbers = isinstance(cam_in, (list, tuple)) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in cam_in)
+        if not numbers or len(cam_in) != 4:
+            raise MaVlmInputError(f"cam_in must be a list of 4 numbers [fx, fy, cx, cy] in pixels, got {cam_in!r}")
         return cls(*(float(v) for v in cam_in))
 
     @classmethod
@@ -51,9 +55,12 @@ class Intrinsics:
         """From an official `<stem>.json` (`{"cam_in": [fx, fy, cx, cy]}`)."""
         try:
             cam_in = json.loads(Path(path).read_text())["cam_in"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as error:
             raise MaVlmInputError(f'{path}: expected {{"cam_in": [fx, fy, cx, cy]}} ({error})') from None
-        return cls.from_cam_in(cam_in)
+        try:
+            return cls.from_cam_in(cam_in)
+        except MaVlmInputError as error:
+            raise MaVlmInputError(f"{path}: {error}") from None
 
     @classmethod
     def from_focal_length(cls, focal_length_px: float, width: int, height: int) -> "Intrinsics":

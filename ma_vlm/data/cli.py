@@ -48,7 +48,11 @@ def _generate(args) -> int:
     from ma_vlm.data.generate import GenerationConfig, generate_dataset
     from ma_vlm.data.scenes import LAYOUTS
     from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.inputs import ensure_output_dir
 
+    for flag, value in (("--scenes", args.scenes), ("--workers", args.workers), ("--camera-models", args.camera_models)):
+        if value < 1:
+            raise MaVlmInputError(f"{flag} must be >= 1, got {value}")
     layouts = tuple(s.strip() for s in args.layouts.split(",") if s.strip())
     if not layouts or any(layout not in LAYOUTS for layout in layouts):
         raise MaVlmInputError(f"--layouts {args.layouts!r}: choose from {', '.join(LAYOUTS)}.")
@@ -57,6 +61,7 @@ def _generate(args) -> int:
         max_side_px=args.max_side, min_side_px=args.min_side, layouts=layouts,
         sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
     )
+    ensure_output_dir(args.output)
     start = time.perf_counter()
     output = generate_dataset(args.output, config, workers=args.workers)
     seconds = time.perf_counter() - start
@@ -68,8 +73,10 @@ def _generate(args) -> int:
 def _import(args) -> int:
     from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
     from ma_vlm.data.loading import write_rgbd_shards
+    from ma_vlm.inputs import ensure_output_dir
 
     benchmark = open_depth_benchmark(args.data, args.format)
+    ensure_output_dir(args.output)
     source = args.source or benchmark.name
     records = ({**sample, "source": source} for sample in benchmark.samples())
     count = write_rgbd_shards(records, args.output, total=benchmark.num_samples)

@@ -36,7 +36,9 @@ def _evaluate(args) -> int:
 
     from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
     from ma_vlm.benchmarks.depth.runner import evaluate_depth, load_predictor, write_report
+    from ma_vlm.inputs import check_output_file
 
+    check_output_file(args.output)
     benchmark = open_depth_benchmark(args.data, args.format)
     protocol = benchmark.protocol
     if args.min_depth is not None:

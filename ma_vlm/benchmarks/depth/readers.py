@@ -18,6 +18,7 @@ LiDAR: the real sparse prompt). ``open_depth_benchmark(path)`` picks the reader:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from ma_vlm.benchmarks.depth.metrics import PROTOCOLS, EvalProtocol
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.inputs import looks_local
 
 # NYUv2 Kinect colour camera (Silberman et al. 2012 toolbox), pixels of the 640 x 480 image.
 NYUV2_INTRINSICS = [518.8579, 519.4696, 325.5824, 253.7362]
@@ -117,6 +119,8 @@ def read_kitti_depth_selection(path: str | Path) -> DepthBenchmark:
 
 def read_depth_folder(path: str | Path) -> DepthBenchmark:
     """A folder of ``<stem>.png`` + ``<stem>_depth.png`` (uint16 mm) + ``<stem>.json``."""
+    from PIL import Image
+
     from ma_vlm.geometry import Intrinsics
 
     root = Path(path)
@@ -125,6 +129,17 @@ def read_depth_folder(path: str | Path) -> DepthBenchmark:
         for needed in (root / f"{stem}.png", root / f"{stem}.json"):
             if not needed.exists():
                 raise MaVlmInputError(f"{needed} is missing: each <stem>_depth.png needs <stem>.png and <stem>.json.")
+        depth_path = root / f"{stem}_depth.png"
+        with Image.open(depth_path) as depth_png:  # the header only: 8-bit cannot hold millimetres
+            if depth_png.mode not in ("I;16", "I;16B", "I;16L", "I"):
+                raise MaVlmInputError(f"{depth_path} is an 8-bit ({depth_png.mode}) PNG; depth must be 16-bit "
+                                      "millimetres (uint16, 0 = invalid): export it again as uint16")
+    unpaired = sorted(p.name for p in root.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+                      and not p.name.endswith("_depth.png") and p.stem not in set(stems))
+    if unpaired:
+        logging.getLogger("ma_vlm").warning(
+            "ma-vlm: warning: %d image(s) in %s have no <stem>_depth.png and are NOT evaluated: %s%s",
+            len(unpaired), root, ", ".join(unpaired[:5]), " ..." if len(unpaired) > 5 else "")
 
     def samples():
         for stem in stems:
@@ -169,6 +184,6 @@ def open_depth_benchmark(path: str | Path, kind: str = "auto") -> DepthBenchmark
                "folder": read_depth_folder, "hf": read_rgbd_dataset}
     if kind not in readers:
         raise MaVlmInputError(f"unknown benchmark format {kind!r}; use auto, {', '.join(readers)}.")
-    if kind != "hf" and not path.exists():
-        raise MaVlmInputError(f"{path} does not exist.")
+    if not path.exists() and (kind != "hf" or looks_local(str(path))):
+        raise MaVlmInputError(f"--data {path} does not exist (and is not a Hub dataset id org/name); check the path.")
     return readers[kind](path)

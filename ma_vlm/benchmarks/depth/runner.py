@@ -31,13 +31,10 @@ def load_predictor(model: str):
         )
     import torch
 
-    from ma_vlm.encoders import (
-        MetricAnythingForDepthEstimation,
-        MetricAnythingImageProcessor,
-        predict_metric_depth,
-    )
+    from ma_vlm.encoders import MetricAnythingImageProcessor, predict_metric_depth
+    from ma_vlm.encoders.inference import load_depth_model
 
-    network = MetricAnythingForDepthEstimation.from_pretrained(model).eval()
+    network = load_depth_model(model)
     processor = MetricAnythingImageProcessor.from_pretrained(model)
 
     def predict(image, intrinsics, prompt_depth):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from ma_vlm.errors import MaVlmInputError
+
 BENCHMARK_HELP = "vsibench, synthspatial, cv_bench, blink, embspatial, 3dsrbench, sat, spatialbench"
 
 
@@ -53,13 +55,23 @@ def score_command(args) -> int:
 
 
 def spatial_command(args) -> int:
+    from pathlib import Path
+
     from ma_vlm.atomic_io import write_json_atomic
     from ma_vlm.benchmarks.spatial.registry import get_benchmark
     from ma_vlm.benchmarks.spatial.runner import ImageTextGenerator, run_benchmark
     from ma_vlm.benchmarks.spatial.scoring import format_table, score_items
+    from ma_vlm.inputs import check_hub_id, check_output_file
 
     benchmark = get_benchmark(args.benchmark)
+    check_output_file(args.output)
     predictions = args.predictions or os.path.splitext(args.output)[0] + ".predictions.jsonl"
+    check_output_file(predictions, "--predictions")
+    if not Path(args.model).exists():
+        check_hub_id(args.model, "--model")
+    if args.data is not None and not Path(args.data).exists():
+        raise MaVlmInputError(f"--data {args.data} does not exist; give the local copy's folder or file, "
+                              "or leave --data out to read the Hub dataset")
     generator = ImageTextGenerator(args.model, device=args.device, dtype=args.dtype)
     records = run_benchmark(benchmark, generator, predictions, data=args.data, split=args.split,
                             batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
@@ -77,7 +89,11 @@ def synthspatial_command(args) -> int:
         build_synthspatial,
         records_from_dataset,
     )
+    from ma_vlm.inputs import ensure_output_dir
 
+    if args.questions_per_type < 1:
+        raise MaVlmInputError(f"--questions-per-type must be >= 1, got {args.questions_per_type}")
+    ensure_output_dir(args.output)
     config = SynthSpatialConfig(questions_per_type=args.questions_per_type)
     dataset = build_synthspatial(records_from_dataset(args.rgbd, args.rgbd_split), args.output,
                                  seed=args.seed, config=config, source_name=f"`{args.rgbd}`")  # fmt: skip

@@ -19,9 +19,7 @@ def score_items(benchmark_name: str, items: list[dict]) -> dict:
     benchmark = get_benchmark(benchmark_name)
     if not items:
         raise MaVlmInputError("no predictions to score; the file holds no JSON lines.")
-    for number, item in enumerate(items, start=1):
-        if "prediction" not in item:
-            raise MaVlmInputError(f"item {number} has no 'prediction' field; add the model's answer text.")
+    items = [_with_text_prediction(item, number) for number, item in enumerate(items, start=1)]
     scores, per_item = benchmark.score(items)
     return {
         "benchmark": benchmark.name,
@@ -32,10 +30,34 @@ def score_items(benchmark_name: str, items: list[dict]) -> dict:
     }
 
 
+def _with_text_prediction(item: dict, number: int) -> dict:
+    """The item with its ``prediction`` as text: a JSON number (``3``) is the answer ``"3"`` and
+    ``null`` an empty answer (unparseable); any other type is an error naming the item."""
+    if "prediction" not in item:
+        raise MaVlmInputError(f"item {number} has no 'prediction' field; add the model's answer text.")
+    prediction = item["prediction"]
+    if prediction is None:
+        return {**item, "prediction": ""}
+    if isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
+        return {**item, "prediction": str(prediction)}
+    if not isinstance(prediction, str):
+        raise MaVlmInputError(f"item {number}: 'prediction' is a {type(prediction).__name__} "
+                              f"({str(prediction)[:50]}); give the model's answer as text.")
+    return item
+
+
 def score_file(benchmark_name: str, predictions_path: str, output_path: str | None = None) -> dict:
     """Score a JSONL prediction file; write the report atomically to ``output_path``."""
     get_benchmark(benchmark_name)  # a wrong name is reported before the file is read
-    report = score_items(benchmark_name, read_jsonl(predictions_path))
+    if output_path:
+        from ma_vlm.inputs import check_output_file
+
+        check_output_file(output_path)
+    try:
+        report = score_items(benchmark_name, read_jsonl(predictions_path))
+    except MaVlmInputError as error:
+        message = str(error)
+        raise MaVlmInputError(message if predictions_path in message else f"{predictions_path}: {message}") from None
     if output_path:
         write_json_atomic(output_path, report)
     return report

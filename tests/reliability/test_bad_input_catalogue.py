@@ -1,0 +1,318 @@
+"""The bad-input catalogue: every command, one case per class of bad input.
+
+Each case runs `ma_vlm.cli.main(argv)` in-process (cwd = a fresh workspace of user files) and
+asserts what a user must see: exit code 2, a last stderr line `ma-vlm: error: ...` that names
+the input, no Python traceback, and every file the user had before is still there, unchanged.
+
+Adding a command (MLLM, VLA, point map ...) is one entry per class of input in `CASES`:
+
+    Case("mllm caption", "missing image", lambda w: ["mllm", "caption", "nope.png", ...], "nope.png"),
+
+`argv` gets the `Workspace` (`w.root`, `w.photo`, `w.model`, `w.teacher`, ... see below; build
+files under `w.root` with its helpers) and `names` is the text the message must contain (a
+string, or a function of the workspace). Only the arguments a case breaks need to be wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from reliability_helpers import snapshot, write_photo
+
+from ma_vlm.cli import main
+
+
+class Workspace:
+    """A user's folder: a photo with its camera, models, a checkpoint, recipes, predictions."""
+
+    def __init__(self, root: Path, model: Path, teacher: Path, nan_model: Path, checkpoint: Path):
+        self.root = root
+        self.photo = write_photo(root / "photo.png")
+        self.model, self.teacher, self.nan_model = model, teacher, nan_model
+        self.checkpoint = root / "student_depthmap.pt"
+        shutil.copy(checkpoint, self.checkpoint)
+        (root / "notes.txt").write_text("the user's notes\n")
+        (root / "runs").mkdir()
+
+    def file(self, name: str, content: str | bytes) -> str:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return name
+
+    def npy(self, name: str, array: np.ndarray) -> str:
+        np.save(self.root / name, array)
+        return name
+
+    def recipe(self, name: str, **sections) -> str:
+        """A recipe YAML: the tiny teacher recipe with `sections` merged in (raw YAML if a str)."""
+        import yaml
+
+        base = {"model": {"preset": "tiny", "overrides": {"image_size": 256, "tile_overlaps": [0.0, 0.0],
+                                                          "backbone_config": {"image_size": 64}}},
+                "data": {"path": "rgbd"}, "train": {"max_steps": 2, "batch_size": 1}}
+        for section, values in sections.items():
+            base[section] = {**base.get(section, {}), **values}
+        return self.file(name, yaml.safe_dump(base))
+
+    def bomb(self, name: str, side: int = 20000) -> str:
+        """A PNG whose header says side x side pixels (a decompression bomb; no pixel data)."""
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+        return self.file(name, b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                         + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+    def depth_folder(self, name: str, depth_dtype=np.uint16, cam_in=(60, 60, 32, 24)) -> str:
+        """An eval-depth folder: <stem>.png, <stem>_depth.png, <stem>.json."""
+        folder = self.root / name
+        write_photo(folder / "a.png", focal_length_px=None)
+        (folder / "a.json").write_text(json.dumps({"cam_in": list(cam_in)}))
+        Image.fromarray(np.full((48, 64), 200, depth_dtype)).save(folder / "a_depth.png")
+        return name
+
+    def killed_render(self, name: str) -> str:
+        """What a render killed after its first shard leaves (shard 1 of 3, no complete.json)."""
+        self.file(f"{name}/data/train-00000-of-00003.parquet", b"PAR1 partial")
+        return name
+
+    def jsonl(self, name: str, *rows) -> str:
+        return self.file(name, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+@dataclass(frozen=True)
+class Case:
+    command: str  # as typed after `ma-vlm`
+    kind: str  # the class of bad input
+    argv: Callable[[Workspace], list[str]]
+    names: str | Callable[[Workspace], str]  # the message must contain it
+
+    def __str__(self) -> str:
+        return f"{self.command}: {self.kind}"
+
+
+def _depth(w: Workspace, *extra, images=("photo.png",), model=None) -> list[str]:
+    return ["depth", *images, "--model", str(model or w.model), "--output", "out", *extra]
+
+
+def _eval_depth(w: Workspace, *extra, data="folder", model="baseline:linear", output="report.json") -> list[str]:
+    return ["eval", "depth", "--model", model, "--data", data, "--output", output, *extra]
+
+
+def _pretrain(recipe: str, *extra) -> list[str]:
+    return ["pretrain", "--recipe", recipe, "--output", "run", *extra]
+
+
+def _score(w: Workspace, predictions: str, benchmark="vsibench", output="scores.json") -> list[str]:
+    return ["eval", "score", "--benchmark", benchmark, "--predictions", predictions, "--output", output]
+
+
+COUNT = {"question_type": "object_counting", "ground_truth": "3", "prediction": "3"}
+
+CASES = [
+    # ------------------------------------------------------------------ convert
+    Case("convert", "missing checkpoint", lambda w: ["convert", "nope.pt", "out"], "nope.pt"),
+    Case("convert", "mistyped local path (not sent to the Hub)",
+         lambda w: ["convert", "ckpts/student.pt", "out"], "ckpts/student.pt"),
+    Case("convert", "truncated safetensors",
+         lambda w: ["convert", w.file("cut.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"), "out"],
+         "cut.safetensors"),
+    Case("convert", "not a checkpoint", lambda w: ["convert", w.file("notes.pt", "hello"), "out"], "notes.pt"),
+    Case("convert", "output is a file", lambda w: ["convert", str(w.checkpoint), "notes.txt"], "notes.txt"),
+    Case("convert", "output holds the input",
+         lambda w: ["convert", str(w.checkpoint), ".", "--overwrite"], "student_depthmap.pt"),
+    Case("convert", "output not from a conversion",
+         lambda w: ["convert", str(w.checkpoint), Path(w.file("mine/x.txt", "x")).parent.name, "--overwrite"],
+         "mine"),
+    # ------------------------------------------------------------------ depth
+    Case("depth", "missing image", lambda w: _depth(w, images=("nope.png",)), "nope.png"),
+    Case("depth", "not an image", lambda w: _depth(w, images=(w.file("fake.png", "text"),)), "fake.png"),
+    Case("depth", "decompression bomb (20000 x 20000)",
+         lambda w: _depth(w, "--focal-length-px", "500", images=(w.bomb("huge.png"),)), "huge.png"),
+    Case("depth", "no focal length",
+         lambda w: _depth(w, images=(str(write_photo(w.root / "nocam.png", focal_length_px=None).name),)),
+         "nocam"),
+    Case("depth", "cam_in of strings",
+         lambda w: _depth(w, images=(w.file("cam.json", '{"cam_in": "1234"}') and
+                                     write_photo(w.root / "cam.png", focal_length_px=None).name,)), "cam.json"),
+    Case("depth", "prompt .npy of integers (millimetres?)",
+         lambda w: _depth(w, "--prompt-depth", w.npy("mm.npy", np.full((48, 64), 1500, np.int32)),
+                          model=w.teacher), "mm.npy"),
+    Case("depth", "prompt .npy of bools",
+         lambda w: _depth(w, "--prompt-depth", w.npy("b.npy", np.ones((48, 64), bool)), model=w.teacher), "b.npy"),
+    Case("depth", "prompt .npy of complex",
+         lambda w: _depth(w, "--prompt-depth", w.npy("c.npy", np.ones((48, 64), np.complex64)), model=w.teacher),
+         "c.npy"),
+    Case("depth", "prompt of the wrong size",
+         lambda w: _depth(w, "--prompt-depth", w.npy("s.npy", np.ones((4, 4), np.float32)), model=w.teacher),
+         "s.npy"),
+    Case("depth", "one prompt for two images",
+         lambda w: _depth(w, "--prompt-depth", w.npy("p.npy", np.ones((48, 64), np.float32)), model=w.teacher,
+                          images=("photo.png", write_photo(w.root / "two.png").name)), "--prompt-depth"),
+    Case("depth", "mistyped local model folder", lambda w: _depth(w, model="runs/modle"), "runs/modle"),
+    Case("depth", "model is a file", lambda w: _depth(w, model="notes.txt"), "notes.txt"),
+    Case("depth", "model weights hold NaN", lambda w: _depth(w, model=w.nan_model), "NaN"),
+    Case("depth", "output is a file",
+         lambda w: ["depth", "photo.png", "--model", str(w.model), "--output", "notes.txt"], "notes.txt"),
+    Case("depth", "output over the input photo",
+         lambda w: ["depth", "photo.png", "--model", str(w.model), "--output", "."], "photo.png"),
+    Case("depth", "two inputs with one stem",
+         lambda w: _depth(w, images=("photo.png", str(write_photo(w.root / "b" / "photo.png")))), "b/photo.png"),
+    # ------------------------------------------------------------------ data generate / import
+    Case("data generate", "zero scenes", lambda w: ["data", "generate", "--output", "d", "--scenes", "0"], "--scenes"),
+    Case("data generate", "zero workers",
+         lambda w: ["data", "generate", "--output", "d", "--scenes", "2", "--workers", "0"], "--workers"),
+    Case("data generate", "unknown layout",
+         lambda w: ["data", "generate", "--output", "d", "--scenes", "2", "--layouts", "moon"], "moon"),
+    Case("data generate", "unknown depth source",
+         lambda w: ["data", "generate", "--output", "d", "--scenes", "2", "--sources", "radar9"], "radar9"),
+    Case("data generate", "output is a file",
+         lambda w: ["data", "generate", "--output", "notes.txt", "--scenes", "2"], "notes.txt"),
+    Case("data generate", "output holds a killed render",
+         lambda w: ["data", "generate", "--output", w.killed_render("half"), "--scenes", "2"], "half"),
+    Case("data import", "missing source", lambda w: ["data", "import", "--data", "nope.mat", "--output", "d"],
+         "nope.mat"),
+    Case("data import", "8-bit depth PNGs",
+         lambda w: ["data", "import", "--data", w.depth_folder("d8", np.uint8), "--output", "d"], "a_depth.png"),
+    Case("data import", "cam_in of strings",
+         lambda w: ["data", "import", "--data", w.depth_folder("ds", cam_in=("a", "b", "c", "d")), "--output", "d"],
+         "a.json"),
+    Case("data import", "output is a file",
+         lambda w: ["data", "import", "--data", w.depth_folder("ok"), "--output", "notes.txt"], "notes.txt"),
+    # ------------------------------------------------------------------ pretrain
+    Case("pretrain", "missing recipe", lambda w: _pretrain("nope.yaml"), "nope.yaml"),
+    Case("pretrain", "recipe is not YAML", lambda w: _pretrain(w.file("bad.yaml", "train: [1, 2\n")), "bad.yaml"),
+    Case("pretrain", "unknown top-level key", lambda w: _pretrain(w.file("k.yaml", "trian: {}\n")), "trian"),
+    Case("pretrain", "learning rate as YAML text '1e-3'",
+         lambda w: _pretrain(w.file("s.yaml", "train: {learning_rate: 1e-3}\n")), "train.learning_rate"),
+    Case("pretrain", "negative learning rate",
+         lambda w: _pretrain(w.recipe("n.yaml", train={"learning_rate": -0.001})), "train.learning_rate"),
+    Case("pretrain", "save_every 0", lambda w: _pretrain(w.recipe("z.yaml", train={"save_every": 0})),
+         "train.save_every"),
+    Case("pretrain", "--max-steps 0", lambda w: _pretrain(w.recipe("m.yaml"), "--max-steps", "0"), "max_steps"),
+    Case("pretrain", "typo inside model.overrides",
+         lambda w: _pretrain(w.recipe("o.yaml", model={"overrides": {"decodr_hidden_size": 8}})),
+         "decodr_hidden_size"),
+    Case("pretrain", "missing data.path", lambda w: _pretrain(w.recipe("p.yaml", data={"path": "rgbd_typo"})),
+         "rgbd_typo"),
+    Case("pretrain", "data.path is a killed render",
+         lambda w: _pretrain(w.recipe("kr.yaml", data={"path": w.killed_render("half")})), "half"),
+    Case("pretrain", "output is a file", lambda w: ["pretrain", "--recipe", w.recipe("r.yaml"), "--output", "notes.txt"],
+         "notes.txt"),
+    # ------------------------------------------------------------------ distill
+    Case("distill", "teacher is not a model folder",
+         lambda w: ["distill", "--recipe", w.recipe("d.yaml"), "--teacher", "runs", "--output", "s"], "runs"),
+    Case("distill", "bad recipe value",
+         lambda w: ["distill", "--recipe", w.recipe("d2.yaml", train={"batch_size": 0}), "--teacher",
+                    str(w.teacher), "--output", "s"], "train.batch_size"),
+    # ------------------------------------------------------------------ eval depth
+    Case("eval depth", "missing --data (not sent to the Hub)", lambda w: _eval_depth(w, data="nyu_typo"), "nyu_typo"),
+    Case("eval depth", "missing --data that looks like a Hub id", lambda w: _eval_depth(w, data="runs/nyu"),
+         "runs/nyu"),
+    Case("eval depth", "8-bit depth PNGs", lambda w: _eval_depth(w, data=w.depth_folder("d8", np.uint8)),
+         "a_depth.png"),
+    Case("eval depth", "cam_in of strings",
+         lambda w: _eval_depth(w, data=w.depth_folder("ds", cam_in=("a", "b", "c", "d"))), "a.json"),
+    Case("eval depth", "mistyped model folder", lambda w: _eval_depth(w, data=w.depth_folder("ok"), model="runs/m"),
+         "runs/m"),
+    Case("eval depth", "model weights hold NaN",
+         lambda w: _eval_depth(w, data=w.depth_folder("ok"), model=str(w.nan_model)), "NaN"),
+    Case("eval depth", "output is a folder", lambda w: _eval_depth(w, data=w.depth_folder("ok"), output="runs"),
+         "runs"),
+    Case("eval depth", "unknown prompt spec",
+         lambda w: _eval_depth(w, "--prompt", "laser:3", data=w.depth_folder("ok")), "laser:3"),
+    # ------------------------------------------------------------------ eval score
+    Case("eval score", "missing predictions", lambda w: _score(w, "nope.jsonl"), "nope.jsonl"),
+    Case("eval score", "line is not JSON", lambda w: _score(w, w.file("bad.jsonl", "{oops\n")), "bad.jsonl"),
+    Case("eval score", "unknown benchmark", lambda w: _score(w, w.jsonl("p.jsonl", COUNT), benchmark="vsibench2"),
+         "vsibench2"),
+    Case("eval score", "no prediction field",
+         lambda w: _score(w, w.jsonl("np.jsonl", {"question_type": "object_counting", "ground_truth": "3"})),
+         "np.jsonl"),
+    Case("eval score", "prediction is a list", lambda w: _score(w, w.jsonl("l.jsonl", {**COUNT, "prediction": [3]})),
+         "l.jsonl"),
+    Case("eval score", "count ground truth 0",
+         lambda w: _score(w, w.jsonl("z.jsonl", {**COUNT, "ground_truth": "0", "prediction": "0"})), "z.jsonl"),
+    Case("eval score", "output is a folder", lambda w: _score(w, w.jsonl("p.jsonl", COUNT), output="runs"), "runs"),
+    # ------------------------------------------------------------------ eval spatial
+    Case("eval spatial", "unknown benchmark",
+         lambda w: ["eval", "spatial", "--model", "m", "--benchmark", "vsi", "--output", "r.json"], "vsi"),
+    Case("eval spatial", "mistyped local model",
+         lambda w: ["eval", "spatial", "--model", "./my_model", "--benchmark", "vsibench", "--output", "r.json"],
+         "./my_model"),
+    Case("eval spatial", "missing --data",
+         lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--data", "vsi_copy",
+                    "--output", "r.json"], "vsi_copy"),
+    Case("eval spatial", "output is a folder",
+         lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--output", "runs"],
+         "runs"),
+    # ------------------------------------------------------------------ eval synthspatial
+    Case("eval synthspatial", "missing --rgbd",
+         lambda w: ["eval", "synthspatial", "--rgbd", "rgbd_typo", "--output", "q"], "rgbd_typo"),
+    Case("eval synthspatial", "--rgbd is a killed render",
+         lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "q"], "half"),
+    Case("eval synthspatial", "output is a file",
+         lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "notes.txt"], "notes.txt"),
+    Case("eval synthspatial", "zero questions per type",
+         lambda w: ["eval", "synthspatial", "--rgbd", "x", "--output", "q", "--questions-per-type", "0"],
+         "--questions-per-type"),
+]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint):
+    root = tmp_path / "user"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    return Workspace(root, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_bad_input_is_one_clear_line(case: Case, workspace: Workspace, capsys):
+    argv = case.argv(workspace)
+    before = snapshot(workspace.root)
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, f"exit {code} for {argv}\n{err[-2000:]}"
+    assert "Traceback" not in out + err
+    last_line = err.strip().splitlines()[-1]
+    assert last_line.startswith("ma-vlm: error: "), err[-2000:]
+    names = case.names(workspace) if callable(case.names) else case.names
+    assert names in last_line, last_line
+    after = snapshot(workspace.root)
+    assert {k: after.get(k) for k in before} == before, "a user file was changed or deleted"
+
+
+def test_debug_shows_the_traceback(workspace):
+    with pytest.raises(Exception, match="nope.png"):
+        main(["--debug", *_depth(workspace, images=("nope.png",))])
+
+
+def test_catalogue_covers_every_command():
+    commands = {case.command for case in CASES}
+    assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "eval depth",
+                        "eval score", "eval spatial", "eval synthspatial"}
+
+
+def test_read_only_output_folder_is_one_line(workspace, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = workspace.root / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main(["depth", "photo.png", "--model", str(workspace.model), "--output", "locked/out"]) == 2
+    finally:
+        locked.chmod(0o755)
+    assert "locked" in capsys.readouterr().err.strip().splitlines()[-1]
