@@ -54,11 +54,18 @@ def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPI
     path = Path(path)
     if not path.is_file():
         raise MaVlmInputError(f"image {path} not found")
-    Image.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's bomb warning/error
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    if pillow_limit is not None:  # let --max-megapixels, not Pillow's bomb guard, decide (then restore it)
+        Image.MAX_IMAGE_PIXELS = max(pillow_limit, int(max_megapixels * 1e6))
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError) as error:
         raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
+    except Image.DecompressionBombError:
+        raise MaVlmInputError(f"{path} is larger than the {max_megapixels:g} MP limit; downscale it or raise "
+                              "--max-megapixels") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     megapixels = image.width * image.height / 1e6
     if megapixels > max_megapixels:
         image.close()

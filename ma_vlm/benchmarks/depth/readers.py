@@ -42,16 +42,16 @@ class DepthBenchmark:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
+    from ma_vlm.inputs import open_image
 
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return np.asarray(image)
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image
+    from ma_vlm.inputs import open_image
 
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return np.asarray(image.convert("RGB"))
 
 
