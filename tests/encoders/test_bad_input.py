@@ -94,13 +94,13 @@ def test_unreachable_hub_id_is_a_clear_error(tmp_path):
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, tiny_model_dir, capsys):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "photo.png")
-    code = main(["depth", str(tmp_path / "photo.png"), "--model", str(tiny_model_dir), "--output", str(tmp_path)])
+    code = main(["depth", str(tmp_path / "photo.png"), "--model", str(tiny_model_dir), "--output", str(tmp_path / "out")])
     assert code == 2
     error = capsys.readouterr().err
     assert "--focal-length-px" in error and "--assume-fov" in error and "photo.json" in error
     assert "Traceback" not in error
     (tmp_path / "photo.json").write_text(json.dumps({"cam_in": [-1, 1, 32, 32]}))
-    assert main(["depth", str(tmp_path / "photo.png"), "--model", str(tiny_model_dir), "--output", str(tmp_path)]) == 2
+    assert main(["depth", str(tmp_path / "photo.png"), "--model", str(tiny_model_dir), "--output", str(tmp_path / "out")]) == 2
     assert "positive" in capsys.readouterr().err
 
 
