@@ -87,6 +87,13 @@ class Workspace:
         self.file(f"{name}/data/train-00000-of-00003.parquet", b"PAR1 partial")
         return name
 
+    def truncated_model(self, name: str) -> str:
+        """A copy of the tiny model folder whose model.safetensors lost its second half."""
+        shutil.copytree(self.model, self.root / name)
+        weights = self.root / name / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        return name
+
     def jsonl(self, name: str, *rows) -> str:
         return self.file(name, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -163,6 +170,10 @@ CASES = [
     Case("depth", "mistyped local model folder", lambda w: _depth(w, model="runs/modle"), "runs/modle"),
     Case("depth", "model is a file", lambda w: _depth(w, model="notes.txt"), "notes.txt"),
     Case("depth", "model weights hold NaN", lambda w: _depth(w, model=w.nan_model), "NaN"),
+    Case("depth", "truncated model.safetensors", lambda w: _depth(w, model=w.truncated_model("cut_model")),
+         "cut_model"),
+    Case("depth", "output under a file",
+         lambda w: ["depth", "photo.png", "--model", str(w.model), "--output", "notes.txt/out"], "notes.txt/out"),
     Case("depth", "output is a file",
          lambda w: ["depth", "photo.png", "--model", str(w.model), "--output", "notes.txt"], "notes.txt"),
     Case("depth", "output over the input photo",
@@ -292,6 +303,13 @@ def test_bad_input_is_one_clear_line(case: Case, workspace: Workspace, capsys):
     assert names in last_line, last_line
     after = snapshot(workspace.root)
     assert {k: after.get(k) for k in before} == before, "a user file was changed or deleted"
+
+
+def test_numeric_predictions_are_scored_as_text(workspace, capsys):
+    predictions = workspace.jsonl("n.jsonl", {**COUNT, "prediction": 3}, {**COUNT, "prediction": None})
+    assert main(_score(workspace, predictions)) == 0
+    report = json.loads((workspace.root / "scores.json").read_text())
+    assert [row["score"] for row in report["per_item"]] == [1.0, 0.0]
 
 
 def test_debug_shows_the_traceback(workspace):

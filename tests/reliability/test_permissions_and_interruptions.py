@@ -70,3 +70,27 @@ def test_eval_depth_counts_images_without_depth_out_loud(tmp_path, caplog):
         benchmark = read_depth_folder(tmp_path)
     assert benchmark.num_samples == 1
     assert "1 image(s)" in caplog.text and "b.png" in caplog.text and "NOT evaluated" in caplog.text
+
+
+def test_an_interrupted_depth_evaluation_leaves_the_old_report(tmp_path, monkeypatch, capsys):
+    from ma_vlm.benchmarks.depth import baselines
+    from ma_vlm.cli import main
+
+    _depth_folder(tmp_path / "bench", ["a", "b", "c"])
+    report = tmp_path / "report.json"
+    report.write_text('{"old": true}\n')
+    real_call, calls = baselines.InterpolationBaseline.__call__, []
+
+    def interrupted(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C on the second image
+        return real_call(self, *args)
+
+    monkeypatch.setattr(baselines.InterpolationBaseline, "__call__", interrupted)
+    code = main(["eval", "depth", "--model", "baseline:linear", "--data", str(tmp_path / "bench"),
+                 "--prompt", "grid:4", "--output", str(report)])
+    assert code == 130
+    assert "Traceback" not in capsys.readouterr().err
+    assert report.read_text() == '{"old": true}\n'
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []  # no temporary left
