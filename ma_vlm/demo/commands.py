@@ -1,0 +1,119 @@
+"""The demo runs the project's own commands: `ma-vlm ...` in this process (torch and transformers
+load once for the whole demo instead of once per command) and console scripts such as
+`lerobot-train` as subprocesses. A command the installed parser does not know is "not available",
+and its stage is reported as not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Command:
+    """One command line: `argv` after `ma-vlm` (program "ma-vlm") or a console script's argv."""
+
+    argv: list[str]
+    program: str = "ma-vlm"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        words = [self.program, *self.argv] if self.program == "ma-vlm" else list(self.argv)
+        prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
+        return (prefix + " " if prefix else "") + " ".join(shlex.quote(str(word)) for word in words)
+
+
+class CommandFailed(RuntimeError):
+    def __init__(self, command: Command, code: int):
+        super().__init__(f"`{command}` exited with status {code}")
+        self.command, self.code = command, code
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # argparse has no public accessor for sub-commands
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+@functools.lru_cache(maxsize=1)
+def _root_parser() -> argparse.ArgumentParser:
+    from ma_vlm.cli import build_parser
+
+    return build_parser()
+
+
+def find_parser(words: list[str]) -> argparse.ArgumentParser | None:
+    """The parser of `ma-vlm WORD WORD ...` (e.g. ["vla", "demos"]), or None when not installed."""
+    parser = _root_parser()
+    for word in words:
+        parser = _subparsers(parser).get(word)
+        if parser is None:
+            return None
+    return parser
+
+
+def accepts_option(words: list[str], option: str) -> bool:
+    """Whether `ma-vlm WORDS` takes `option` (e.g. `--max-steps`), so a stage passes only flags that exist."""
+    parser = find_parser(words)
+    return parser is not None and option in parser._option_string_actions
+
+
+def console_script(name: str) -> str | None:
+    """Path of a console script installed beside this Python (the venv's bin/), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.is_file() else shutil.which(name)
+
+
+def unavailable(command: Command) -> str | None:
+    """`"ma-vlm vla demos"` / `"lerobot-train"` when the command is not installed, else None."""
+    if command.program != "ma-vlm":
+        return None if console_script(command.argv[0]) else command.argv[0]
+    parser, words = _root_parser(), []
+    for word in command.argv:  # descend through sub-commands (`eval depth`, `vla demos`)
+        choices = _subparsers(parser)
+        if not choices:
+            return None
+        words.append(word)
+        parser = choices.get(word)
+        if parser is None:
+            return "ma-vlm " + " ".join(words)
+    return None
+
+
+def missing_commands(commands: list[Command]) -> list[str]:
+    """The commands among `commands` that are not installed, each named once."""
+    return list(dict.fromkeys(name for name in map(unavailable, commands) if name))
+
+
+def run_command(command: Command) -> None:
+    """Run one command, printing it first; raise CommandFailed on a non-zero exit."""
+    print(f"  $ {command}", flush=True)
+    if command.program == "ma-vlm":
+        from ma_vlm.cli import main
+
+        saved = {key: os.environ.get(key) for key in command.env}
+        os.environ.update(command.env)
+        try:
+            code = main([str(word) for word in command.argv])
+        except SystemExit as exit_:  # argparse errors exit 2
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    else:
+        argv = [console_script(command.argv[0]) or command.argv[0], *map(str, command.argv[1:])]
+        code = subprocess.run(argv, env={**os.environ, **command.env}, check=False).returncode
+    if code:
+        raise CommandFailed(command, code)

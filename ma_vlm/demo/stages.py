@@ -1,0 +1,214 @@
+"""The demo's stages, in order. Each builds, when its turn comes, the list of steps it runs: the
+project's own commands (`Command`) and a few named glue steps (`Glue`). The stage list is the
+demo: the runner only executes it, and the report reads what it left in the run folder.
+
+Run-folder layout (RUN = `ma-vlm demo --output`):
+    data/{train,heldout}/  images/  teacher/ student/ models.json  eval/*.json  depth/*/
+    pointmap/ pointmap_depth/  synthspatial/ llava/ mllm/  vla/  report.md report.html figures/
+    stages/<stage>.json (completion markers, written last)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ma_vlm.demo import glue
+from ma_vlm.demo.budget import repo_path
+from ma_vlm.demo.commands import Command, accepts_option
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_IMAGES = ("nyuv2_0.png", "kitti_0.png")
+SPATIAL_QUESTION = "How far from the camera is the nearest object, in metres?"
+
+
+@dataclass
+class Glue:
+    """A step of the demo's own (see glue.py): `what` is printed, `run()` does it."""
+
+    what: str
+    run: Callable[[], object]
+
+    def __str__(self) -> str:
+        return f"(demo) {self.what}"
+
+
+@dataclass
+class Context:
+    run_dir: Path
+    budget: dict
+
+    def path(self, *parts: str) -> Path:
+        return self.run_dir.joinpath(*parts)
+
+
+@dataclass
+class Stage:
+    name: str                    # what --from takes
+    title: str                   # the line printed when the stage starts
+    build: Callable[[Context], list]
+    outputs: tuple[str, ...]     # run-folder entries the stage writes; --from removes them
+    requires_files: Callable[[Context], list[Path]] = field(default=lambda context: [])
+
+
+def _generate(output: Path, spec: dict) -> Command:
+    return Command(["data", "generate", "--output", output, "--scenes", spec["scenes"], "--seed", spec["seed"],
+                    "--camera-models", spec["camera_models"], "--max-side", spec["max_side"],
+                    "--min-side", spec["min_side"]])
+
+
+def build_data(context: Context) -> list:
+    data = context.budget["data"]
+    return [
+        _generate(context.path("data", "train"), data["train"]),
+        _generate(context.path("data", "heldout"), data["heldout"]),
+        Glue("export held-out image 0 with its camera, true depth and a lidar:64 prompt -> images/",
+             lambda: glue.export_heldout_image(context.path("data", "heldout"), context.path("images"))),
+    ]
+
+
+def _pretrained_dir(context: Context) -> Path | None:
+    """`make pretrain-small`'s output when the budget names it and both models are there."""
+    name = context.budget["depth"]["pretrained"]
+    if name is None:
+        return None
+    folder = repo_path(name)
+    complete = all((folder / role / "model" / "config.json").is_file() for role in ("teacher", "student"))
+    return folder if complete else None
+
+
+def build_pretrain(context: Context) -> list:
+    depth = context.budget["depth"]
+    pretrained = _pretrained_dir(context)
+    if pretrained is not None:
+        return [Glue(f"use the small pretrained tower of `make pretrain-small` ({pretrained})",
+                     lambda: glue.record_models(context.path("models.json"), pretrained / "teacher" / "model",
+                                                pretrained / "student" / "model",
+                                                f"`make pretrain-small` ({pretrained})"))]
+    train, teacher, student = context.path("data", "train"), context.path("teacher"), context.path("student")
+    return [
+        Command(["pretrain", "--recipe", repo_path(depth["teacher_recipe"]), "--output", teacher,
+                 "--data", train, "--max-steps", depth["teacher_steps"]]),
+        Command(["distill", "--recipe", repo_path(depth["student_recipe"]), "--teacher", teacher / "model",
+                 "--output", student, "--data", train, "--max-steps", depth["student_steps"]]),
+        Glue("record the teacher and student folders -> models.json",
+             lambda: glue.record_models(context.path("models.json"), teacher / "model", student / "model",
+                                        f"trained by this demo ({depth['teacher_steps']} teacher steps, "
+                                        f"{depth['student_steps']} student steps)")),
+    ]
+
+
+def _models(context: Context) -> dict:
+    return glue.read_models(context.run_dir)
+
+
+def build_depth_eval(context: Context) -> list:
+    heldout, models = context.path("data", "heldout"), _models(context)
+
+    def evaluate(model: str, prompt: str, name: str) -> Command:
+        return Command(["eval", "depth", "--model", model, "--data", heldout, "--prompt", prompt,
+                        "--output", context.path("eval", f"{name}_{prompt.replace(':', '_')}.json")])
+
+    steps = []
+    for prompt in context.budget["depth"]["eval_prompts"]:
+        steps += [evaluate(models["teacher"], prompt, "teacher"), evaluate("baseline:linear", prompt, "baseline_linear")]
+    steps += [evaluate(models["teacher"], "none", "teacher"), evaluate(models["student"], "none", "student"),
+              Glue("score the per-image median oracle (true median depth everywhere) -> eval/median_oracle_none.json",
+                   lambda: glue.score_median_oracle(heldout, context.path("eval", "median_oracle_none.json")))]
+    return steps
+
+
+def build_depth_images(context: Context) -> list:
+    models, image = _models(context), context.path("images", f"{glue.HELDOUT_IMAGE}.png")
+    examples = [EXAMPLES_DIR / name for name in EXAMPLE_IMAGES]
+    prompt = context.path("images", f"{glue.HELDOUT_IMAGE}_prompt_{glue.PROMPT_SPEC.replace(':', '')}.npy")
+    return [
+        Command(["depth", image, *examples, "--model", models["student"], "--output", context.path("depth", "student")]),
+        Command(["depth", image, "--model", models["teacher"], "--output", context.path("depth", "teacher_lidar64"),
+                 "--prompt-depth", prompt]),
+    ]
+
+
+def build_intrinsics(context: Context) -> list:
+    pointmap = context.budget["pointmap"]
+    image = context.path("images", f"{glue.HELDOUT_IMAGE}.png")
+    model = context.path("pointmap", "model")
+    train = [Command(["pretrain", "--recipe", repo_path(pointmap["recipe"]), "--output", context.path("pointmap"),
+                      "--data", context.path("data", "train"), "--max-steps", pointmap["steps"]])]
+    return train + [
+        Command(["intrinsics", image, "--model", model]),
+        # Writes <stem>.json with the recovered cam_in beside depth, points and mask (compared with the truth).
+        Command(["depth", image, "--model", model, "--output", context.path("pointmap_depth")]),
+    ]
+
+
+def _mllm_train(context: Context, name: str, tower: str) -> Command:
+    mllm = context.budget["mllm"]
+    argv = ["train", "mllm", "--recipe", repo_path(mllm["recipe"]), "--output", context.path("mllm", name),
+            "--data", context.path("llava", "train.jsonl"), "--tower", tower]
+    if accepts_option(["train", "mllm"], "--max-steps"):
+        argv += ["--max-steps", mllm["steps"]]
+    return Command(argv)
+
+
+def build_spatial_mllm(context: Context) -> list:
+    mllm, models = context.budget["mllm"], _models(context)
+    synthspatial = context.path("synthspatial")
+    steps = [
+        Command(["eval", "synthspatial", "--rgbd", context.path("data", "train"), "--output", synthspatial,
+                 "--questions-per-type", mllm["questions_per_type"]]),
+        Command(["mllm", "convert-synthspatial", "--data", synthspatial, "--output", context.path("llava")]),
+        _mllm_train(context, "depth_tower", models["student"]),
+        _mllm_train(context, "no_depth_tower", "random"),
+    ]
+    for name in ("depth_tower", "no_depth_tower"):
+        steps.append(Command(["eval", "spatial", "--model", context.path("mllm", name, "model"),
+                              "--benchmark", "synthspatial", "--data", synthspatial, "--split", "test",
+                              "--limit", mllm["eval_limit"], "--device", "cpu",
+                              "--output", context.path("mllm", f"{name}_scores.json")]))
+    steps.append(Command(["chat", "--model", context.path("mllm", "depth_tower", "model"), "--image",
+                          context.path("images", f"{glue.HELDOUT_IMAGE}.png"), SPATIAL_QUESTION]))
+    return steps
+
+
+def build_vla(context: Context) -> list:
+    vla = context.budget["vla"]
+    tasks, demos, train = ",".join(vla["tasks"]), context.path("vla", "demos"), context.path("vla", "train")
+    return [
+        Command(["vla", "demos", "--tasks", tasks, "--episodes", vla["episodes"], "--root", demos]),
+        Command(["lerobot-train", "--policy.type=ma_vla", "--dataset.repo_id=local/ma_vlm_demo",
+                 f"--dataset.root={demos}", f"--output_dir={train}", f"--steps={vla['steps']}",
+                 f"--save_freq={vla['steps']}", "--batch_size=4", "--policy.device=cpu",
+                 "--policy.push_to_hub=false", "--wandb.enable=false"], program="lerobot-train"),
+        Command(["vla", "eval", "--policy", train / "checkpoints" / "last" / "pretrained_model", "--tasks", tasks,
+                 "--episodes", vla["eval_episodes"], "--output", context.path("vla", "eval")]),
+    ]
+
+
+def build_report(context: Context) -> list:
+    from ma_vlm.demo.report import write_report
+
+    return [Glue("write report.md and report.html", lambda: write_report(context.run_dir, context.budget, STAGES))]
+
+
+STAGES = [
+    Stage("data", "generate RGB-D data: several camera models, noisy sources (train + held-out cameras)",
+          build_data, ("data", "images")),
+    Stage("pretrain", "pretrain the prompt-based teacher and distil the prompt-free student",
+          build_pretrain, ("teacher", "student", "models.json")),
+    Stage("depth-eval", "evaluate depth on held-out cameras vs interpolation and the median oracle",
+          build_depth_eval, ("eval",)),
+    Stage("depth", "ma-vlm depth on a rendered image and on real photos (NYUv2, KITTI)",
+          build_depth_images, ("depth",)),
+    Stage("intrinsics", "recover a rendered image's intrinsics with the point-map model",
+          build_intrinsics, ("pointmap", "pointmap_depth"),
+          requires_files=lambda context: [repo_path(context.budget["pointmap"]["recipe"])]),
+    Stage("spatial-mllm", "SynthSpatial: SmolLM2-135M + LoRA with the depth tower vs a no-depth tower",
+          build_spatial_mllm, ("synthspatial", "llava", "mllm"),
+          requires_files=lambda context: [repo_path(context.budget["mllm"]["recipe"])]),
+    Stage("vla", "MetaWorld demonstrations, VLA policy training, success and latency",
+          build_vla, ("vla",)),
+    Stage("report", "write report.md and a self-contained report.html", build_report,
+          ("report.md", "report.html", "figures")),
+]
