@@ -1,6 +1,6 @@
 """``ma-vlm demo``: run every capability at a chosen budget and write a report.
 
-    ma-vlm demo [--output outputs/demo] [--budget small|medium|tiny|FILE.yaml] [--from STAGE]
+    ma-vlm demo [--output outputs/demo] [--budget small|medium|tiny|FILE.yaml] [--from STAGE] [--checkpoint PT]
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ def register(subparsers) -> None:
                            "shaped like recipes/demo/small.yaml")
     demo.add_argument("--from", dest="from_stage", default=None, choices=STAGE_NAMES, metavar="STAGE",
                       help="restart from this stage: " + ", ".join(STAGE_NAMES))
+    demo.add_argument("--checkpoint", default=None,
+                      help="an official student_depthmap.pt: stage `depth` also converts it and runs it on the images")
     demo.set_defaults(func=_demo)
 
 
 def _demo(args) -> int:
     from ma_vlm.demo.runner import run_demo
 
-    return run_demo(args.output, args.budget, args.from_stage)
+    return run_demo(args.output, args.budget, args.from_stage, args.checkpoint)

@@ -28,7 +28,14 @@ class Command:
     def __str__(self) -> str:
         words = [self.program, *self.argv] if self.program == "ma-vlm" else list(self.argv)
         prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
-        return (prefix + " " if prefix else "") + " ".join(shlex.quote(str(word)) for word in words)
+        return (prefix + " " if prefix else "") + " ".join(shlex.quote(_shown(word)) for word in words)
+
+
+def _shown(word) -> str:
+    """Paths under the working folder are shown relative to it, so a printed command can be pasted."""
+    if isinstance(word, Path) and word.is_absolute() and word.is_relative_to(Path.cwd()):
+        return str(word.relative_to(Path.cwd())) or "."
+    return str(word)
 
 
 class CommandFailed(RuntimeError):
@@ -59,12 +66,6 @@ def find_parser(words: list[str]) -> argparse.ArgumentParser | None:
         if parser is None:
             return None
     return parser
-
-
-def accepts_option(words: list[str], option: str) -> bool:
-    """Whether `ma-vlm WORDS` takes `option` (e.g. `--max-steps`), so a stage passes only flags that exist."""
-    parser = find_parser(words)
-    return parser is not None and option in parser._option_string_actions
 
 
 def console_script(name: str) -> str | None:

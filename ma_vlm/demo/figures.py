@@ -85,7 +85,7 @@ def depth_and_error(rgb: np.ndarray, truth_m: np.ndarray, predictions: dict[str,
         _depth_panel(axes[0, column], predicted, name, (near, far))
         error = np.where(valid, np.abs(predicted - truth_m) / np.where(valid, truth_m, 1.0), np.nan)
         error_image = axes[1, column].imshow(error, cmap=plt.get_cmap("magma").with_extremes(bad="0.5"), vmin=0, vmax=0.5)
-        axes[1, column].set_title(f"{name}: AbsRel {np.nanmean(error):.3f}", fontsize=9)
+        axes[1, column].set_title(f"error, AbsRel {np.nanmean(error):.3f}", fontsize=9)
     for axis in axes.ravel():
         axis.set_axis_off()
     ticks = np.linspace(1 / far, 1 / near, 5)

@@ -178,6 +178,12 @@ def depth_maps(report, run_dir, budget, stages) -> None:
     report.image(figures.image_and_depth(pairs, run_dir / "figures" / "real_photos.png"),
                  "`ma-vlm depth` with the student on real photos (focal length from their `.json`; see "
                  "examples/ATTRIBUTION.md). The student saw only rendered scenes.")
+    if (depth / "official").is_dir():
+        official = [(f"{name} (official checkpoint)", image, depth / "official" / f"{Path(image).stem}.png")
+                    for name, image in (("rendered", images / f"{HELDOUT_IMAGE}.png"),
+                                        ("NYUv2", examples / "nyuv2_0.png"), ("KITTI", examples / "kitti_0.png"))]
+        report.image(figures.image_and_depth(official, run_dir / "figures" / "official.png"),
+                     "`ma-vlm depth` with the converted official Student-DepthMap (`--checkpoint`).")
     for stem in ("nyuv2_0", HELDOUT_IMAGE):
         preview = figures.point_cloud_preview(depth / "student" / f"{stem}.ply", run_dir / "figures" / "point_cloud.png")
         if preview is not None:

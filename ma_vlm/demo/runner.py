@@ -60,7 +60,8 @@ def _restart_from(run_dir: Path, stage_name: str) -> None:
                 target.unlink()
 
 
-def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | None = None) -> int:
+def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | None = None,
+             checkpoint: str | None = None) -> int:
     """Run (or finish) the demo in `output`; returns the exit status (0, or 1 when a command failed)."""
     budget = load_budget(budget_name)
     run_dir = Path(output)
@@ -69,7 +70,7 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
         _restart_from(run_dir, from_stage)
         (run_dir / "demo.json").unlink(missing_ok=True)
     _check_budget(run_dir, budget)
-    context = Context(run_dir, budget)
+    context = Context(run_dir, budget, checkpoint)
     started = time.perf_counter()
     ran_any = False
     for number, stage in enumerate(STAGES, 1):

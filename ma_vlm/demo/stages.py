@@ -16,7 +16,7 @@ from typing import Callable
 
 from ma_vlm.demo import glue
 from ma_vlm.demo.budget import repo_path
-from ma_vlm.demo.commands import Command, accepts_option
+from ma_vlm.demo.commands import Command
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_IMAGES = ("nyuv2_0.png", "kitti_0.png")
@@ -38,6 +38,7 @@ class Glue:
 class Context:
     run_dir: Path
     budget: dict
+    checkpoint: str | None = None   # an official student_depthmap.pt: converted and run in stage `depth`
 
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)
@@ -123,33 +124,37 @@ def build_depth_images(context: Context) -> list:
     models, image = _models(context), context.path("images", f"{glue.HELDOUT_IMAGE}.png")
     examples = [EXAMPLES_DIR / name for name in EXAMPLE_IMAGES]
     prompt = context.path("images", f"{glue.HELDOUT_IMAGE}_prompt_{glue.PROMPT_SPEC.replace(':', '')}.npy")
-    return [
+    steps = [
         Command(["depth", image, *examples, "--model", models["student"], "--output", context.path("depth", "student")]),
         Command(["depth", image, "--model", models["teacher"], "--output", context.path("depth", "teacher_lidar64"),
                  "--prompt-depth", prompt]),
     ]
+    if context.checkpoint:
+        official = context.path("depth", "official_model")
+        steps += [Command(["convert", context.checkpoint, official, "--overwrite"]),
+                  Command(["depth", image, *examples, "--model", official, "--output", context.path("depth", "official")])]
+    return steps
 
 
 def build_intrinsics(context: Context) -> list:
-    pointmap = context.budget["pointmap"]
     image = context.path("images", f"{glue.HELDOUT_IMAGE}.png")
     model = context.path("pointmap", "model")
-    train = [Command(["pretrain", "--recipe", repo_path(pointmap["recipe"]), "--output", context.path("pointmap"),
-                      "--data", context.path("data", "train"), "--max-steps", pointmap["steps"]])]
-    return train + [
-        Command(["intrinsics", image, "--model", model]),
+    return [
+        Command(["pretrain-pointmap", "--data", context.path("data", "train"), "--output", context.path("pointmap"),
+                 "--steps", context.budget["pointmap"]["steps"]]),
+        Command(["intrinsics", image, "--model", model, "--output", context.path("pointmap", "intrinsics.json")]),
         # Writes <stem>.json with the recovered cam_in beside depth, points and mask (compared with the truth).
         Command(["depth", image, "--model", model, "--output", context.path("pointmap_depth")]),
     ]
 
 
 def _mllm_train(context: Context, name: str, tower: str) -> Command:
+    """`ma-vlm train mllm` on the SynthSpatial conversations; `tower` a depth-model folder or "null"
+    (a randomly initialised tower of the recipe's `tower_preset`: no depth pretraining)."""
     mllm = context.budget["mllm"]
-    argv = ["train", "mllm", "--recipe", repo_path(mllm["recipe"]), "--output", context.path("mllm", name),
-            "--data", context.path("llava", "train.jsonl"), "--tower", tower]
-    if accepts_option(["train", "mllm"], "--max-steps"):
-        argv += ["--max-steps", mllm["steps"]]
-    return Command(argv)
+    return Command(["train", "mllm", "--recipe", repo_path(mllm["recipe"]), "--output", context.path("mllm", name),
+                    "--set", f"model.tower={tower}", "--set", f"data.train={context.path('llava', 'train.jsonl')}",
+                    "--set", f"train.max_steps={mllm['steps']}"])
 
 
 def build_spatial_mllm(context: Context) -> list:
@@ -158,9 +163,10 @@ def build_spatial_mllm(context: Context) -> list:
     steps = [
         Command(["eval", "synthspatial", "--rgbd", context.path("data", "train"), "--output", synthspatial,
                  "--questions-per-type", mllm["questions_per_type"]]),
-        Command(["mllm", "convert-synthspatial", "--data", synthspatial, "--output", context.path("llava")]),
+        Command(["data", "llava", "--synthspatial", synthspatial, "--split", "train",
+                 "--output", context.path("llava", "train.jsonl")]),
         _mllm_train(context, "depth_tower", models["student"]),
-        _mllm_train(context, "no_depth_tower", "random"),
+        _mllm_train(context, "no_depth_tower", "null"),
     ]
     for name in ("depth_tower", "no_depth_tower"):
         steps.append(Command(["eval", "spatial", "--model", context.path("mllm", name, "model"),
@@ -202,8 +208,7 @@ STAGES = [
     Stage("depth", "ma-vlm depth on a rendered image and on real photos (NYUv2, KITTI)",
           build_depth_images, ("depth",)),
     Stage("intrinsics", "recover a rendered image's intrinsics with the point-map model",
-          build_intrinsics, ("pointmap", "pointmap_depth"),
-          requires_files=lambda context: [repo_path(context.budget["pointmap"]["recipe"])]),
+          build_intrinsics, ("pointmap", "pointmap_depth")),
     Stage("spatial-mllm", "SynthSpatial: SmolLM2-135M + LoRA with the depth tower vs a no-depth tower",
           build_spatial_mllm, ("synthspatial", "llava", "mllm"),
           requires_files=lambda context: [repo_path(context.budget["mllm"]["recipe"])]),
