@@ -23,7 +23,7 @@ def export_heldout_image(heldout_dir: Path, images_dir: Path, index: int = 0) ->
     from PIL import Image
 
     from ma_vlm.data.loading import load_rgbd_dataset
-    from ma_vlm.data.prompts import parse_prompt_spec
+    from ma_vlm.data.sparse_prompts import parse_prompt_spec
     from ma_vlm.data.schema import decode_record
     from ma_vlm.visualize import save_npy
 
@@ -38,18 +38,6 @@ def export_heldout_image(heldout_dir: Path, images_dir: Path, index: int = 0) ->
         Image.fromarray(record["image"]).save(tmp, format="PNG")
 
 
-def _metric_functions():
-    """`depth_metrics`, `mean_metrics` and the benchmark reader, wherever the depth evaluation lives
-    (`ma_vlm.benchmarks` after the tower issue's layout move, `ma_vlm.data` before)."""
-    try:
-        from ma_vlm.benchmarks.depth_benchmarks import open_depth_benchmark
-        from ma_vlm.benchmarks.metrics import depth_metrics, mean_metrics
-    except ImportError:
-        from ma_vlm.data.depth_benchmarks import open_depth_benchmark
-        from ma_vlm.data.metrics import depth_metrics, mean_metrics
-    return open_depth_benchmark, depth_metrics, mean_metrics
-
-
 def score_median_oracle(data_dir: Path, output: Path) -> dict:
     """Predict each image's true median depth everywhere and score it like `ma-vlm eval depth`.
 
@@ -59,7 +47,9 @@ def score_median_oracle(data_dir: Path, output: Path) -> dict:
     """
     from tqdm.auto import tqdm
 
-    open_depth_benchmark, depth_metrics, mean_metrics = _metric_functions()
+    from ma_vlm.benchmarks.depth.metrics import depth_metrics, mean_metrics
+    from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
+
     benchmark = open_depth_benchmark(data_dir)
     per_image = []
     for sample in tqdm(benchmark.samples(), total=benchmark.num_samples, desc="median oracle"):
