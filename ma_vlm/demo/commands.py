@@ -68,6 +68,14 @@ def find_parser(words: list[str]) -> argparse.ArgumentParser | None:
     return parser
 
 
+def option_help(words: list[str], option: str) -> str:
+    """The help text of `ma-vlm WORDS OPTION` ("" when the command or option is not installed): lets a
+    stage use a value a newer command documents (e.g. `--model baseline:median_oracle`)."""
+    parser = find_parser(words)
+    action = parser._option_string_actions.get(option) if parser is not None else None
+    return (action.help or "") if action is not None else ""
+
+
 def console_script(name: str) -> str | None:
     """Path of a console script installed beside this Python (the venv's bin/), else on PATH."""
     beside = Path(sys.executable).with_name(name)

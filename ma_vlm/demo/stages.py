@@ -16,7 +16,7 @@ from typing import Callable
 
 from ma_vlm.demo import glue
 from ma_vlm.demo.budget import repo_path
-from ma_vlm.demo.commands import Command
+from ma_vlm.demo.commands import Command, option_help
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_IMAGES = ("nyuv2_0.png", "kitti_0.png")
@@ -114,9 +114,13 @@ def build_depth_eval(context: Context) -> list:
     steps = []
     for prompt in context.budget["depth"]["eval_prompts"]:
         steps += [evaluate(models["teacher"], prompt, "teacher"), evaluate("baseline:linear", prompt, "baseline_linear")]
-    steps += [evaluate(models["teacher"], "none", "teacher"), evaluate(models["student"], "none", "student"),
-              Glue("score the per-image median oracle (true median depth everywhere) -> eval/median_oracle_none.json",
-                   lambda: glue.score_median_oracle(heldout, context.path("eval", "median_oracle_none.json")))]
+    steps += [evaluate(models["teacher"], "none", "teacher"), evaluate(models["student"], "none", "student")]
+    if "baseline:median_oracle" in option_help(["eval", "depth"], "--model"):
+        steps.append(evaluate("baseline:median_oracle", "none", "median_oracle"))
+    else:  # `ma-vlm eval depth` without the oracle: the demo scores it with the same metrics
+        steps.append(Glue("score the per-image median oracle (true median depth everywhere) -> "
+                          "eval/median_oracle_none.json",
+                          lambda: glue.score_median_oracle(heldout, context.path("eval", "median_oracle_none.json"))))
     return steps
 
 

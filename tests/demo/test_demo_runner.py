@@ -65,9 +65,10 @@ def test_a_stage_whose_command_is_not_installed_is_reported_not_run(tmp_path, mo
 
 
 def test_a_failing_command_stops_the_demo_without_a_marker(tmp_path, monkeypatch, capsys):
-    # `ma-vlm depth` on a missing image exits 2 with a one-line error.
-    stage = Stage("x", "fails", lambda context: [Command(["depth", str(tmp_path / "none.png"), "--model", "m",
-                                                         "--output", str(tmp_path / "o")])], ())
+    # An unknown benchmark: `ma-vlm eval score` exits 2 with a one-line error (and loads no torch).
+    stage = Stage("x", "fails", lambda context: [Command(["eval", "score", "--benchmark", "no-such-bench",
+                                                         "--predictions", str(tmp_path / "p.jsonl"),
+                                                         "--output", str(tmp_path / "s.json")])], ())
     monkeypatch.setattr(runner, "STAGES", [stage])
     assert runner.run_demo(tmp_path, "tiny") == 1
     assert runner.read_marker(tmp_path, "x") is None
