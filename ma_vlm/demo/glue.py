@@ -68,6 +68,20 @@ def score_median_oracle(data_dir: Path, output: Path) -> dict:
     return report
 
 
+def save_untrained_copy(model_dir: Path, output: Path) -> None:
+    """The architecture of `model_dir` with fresh weights (the model's own init), saved with its
+    image processor: the no-depth-pretraining arm of an ablation, same size and layout."""
+    import torch
+    from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
+
+    import ma_vlm.encoders  # noqa: F401  registers the Auto classes
+
+    torch.manual_seed(0)
+    model = AutoModelForDepthEstimation.from_config(AutoConfig.from_pretrained(model_dir))
+    model.save_pretrained(output)
+    AutoImageProcessor.from_pretrained(model_dir).save_pretrained(output)
+
+
 def record_models(output: Path, teacher: Path, student: Path, origin: str) -> None:
     """RUN/models.json: which teacher and student folders the later stages use, and where they came from."""
     write_json_atomic(output, {"teacher": str(teacher), "student": str(student), "origin": origin})

@@ -215,8 +215,8 @@ def spatial_mllm(report, run_dir, budget, stages) -> None:
                                       for key in keys])
     report.image(figures.bar_chart({name: value["scores"] for name, value in scores.items()},
                                    run_dir / "figures" / "spatial_qa.png", "score", "SynthSpatial test split"),
-                 "Spatial QA per question type: SmolLM2-135M + LoRA with the depth-pretrained tower vs a tower "
-                 "without depth pretraining.")
+                 "Spatial QA per question type: SmolLM2-135M + LoRA with the depth-pretrained tower vs the same "
+                 "tower architecture with fresh weights (no depth pretraining).")
     logs = {name: next(iter(sorted((run_dir / "mllm" / name).rglob("log.csv"))), Path("/nonexistent"))
             for name in scores}
     report.image(figures.loss_curves(logs, run_dir / "figures" / "mllm_loss.png", "MLLM LoRA training"),
@@ -265,8 +265,8 @@ FULL_SCALE = [
     ("intrinsics", "", "ma-vlm convert student_pointmap.pt converted_pointmap/ && ma-vlm intrinsics "
                        "examples/nyuv2_0.png --model converted_pointmap/"),
     ("spatial-mllm", "recipes/mllm_lora_full.yaml",
-     "accelerate launch --config_file recipes/accelerate/deepspeed_zero2.yaml -m ma_vlm.cli train mllm "
-     "--recipe recipes/mllm_lora_full.yaml --output runs/mllm_full"),
+     "accelerate launch --config_file recipes/accelerate/deepspeed_zero2_mllm.yaml -m ma_vlm.cli train mllm "
+     "--recipe recipes/mllm_lora_full.yaml --set model.tower=runs/student_full/model --output runs/mllm_full"),
     ("vla", "", "lerobot-train --policy.type=ma_vla --dataset.repo_id=local/metaworld "
                 "--dataset.root=data/metaworld --policy.device=cuda --steps=100000 --output_dir=runs/vla_full"),
 ]

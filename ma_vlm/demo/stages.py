@@ -153,8 +153,7 @@ def build_intrinsics(context: Context) -> list:
 
 
 def _mllm_train(context: Context, name: str, tower: str) -> Command:
-    """`ma-vlm train mllm` on the SynthSpatial conversations; `tower` a depth-model folder or "null"
-    (a randomly initialised tower of the recipe's `tower_preset`: no depth pretraining)."""
+    """`ma-vlm train mllm` on the SynthSpatial conversations with `tower` (a depth-model folder)."""
     mllm = context.budget["mllm"]
     return Command(["train", "mllm", "--recipe", repo_path(mllm["recipe"]), "--output", context.path("mllm", name),
                     "--set", f"model.tower={tower}", "--set", f"data.train={context.path('llava', 'train.jsonl')}",
@@ -169,8 +168,10 @@ def build_spatial_mllm(context: Context) -> list:
                  "--questions-per-type", mllm["questions_per_type"]]),
         Command(["data", "llava", "--synthspatial", synthspatial, "--split", "train",
                  "--output", context.path("llava", "train.jsonl")]),
+        Glue("the student's architecture with fresh weights (no depth pretraining) -> mllm/untrained_tower",
+             lambda: glue.save_untrained_copy(Path(models["student"]), context.path("mllm", "untrained_tower"))),
         _mllm_train(context, "depth_tower", models["student"]),
-        _mllm_train(context, "no_depth_tower", "null"),
+        _mllm_train(context, "no_depth_tower", str(context.path("mllm", "untrained_tower"))),
     ]
     for name in ("depth_tower", "no_depth_tower"):
         steps.append(Command(["eval", "spatial", "--model", context.path("mllm", name, "model"),
