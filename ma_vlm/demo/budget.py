@@ -18,7 +18,7 @@ SCHEMA = {
     "data": {"train": dict, "heldout": dict},
     "depth": {"teacher_recipe": str, "teacher_steps": int, "student_recipe": str, "student_steps": int,
               "pretrained": (str, type(None)), "eval_prompts": list},
-    "pointmap": {"steps": int},
+    "pointmap": {"preset": str, "steps": int},
     "mllm": {"recipe": str, "steps": int, "questions_per_type": int, "eval_limit": int},
     "vla": {"tasks": list, "episodes": int, "steps": int, "eval_episodes": int},
 }

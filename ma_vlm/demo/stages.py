@@ -141,12 +141,13 @@ def build_depth_images(context: Context) -> list:
 
 
 def build_intrinsics(context: Context) -> list:
+    pointmap = context.budget["pointmap"]
     image = context.path("images", f"{glue.HELDOUT_IMAGE}.png")
-    model = context.path("pointmap", "model")
+    model = context.path("pointmap")   # `ma-vlm pretrain-pointmap --output` is the model folder itself
     return [
-        Command(["pretrain-pointmap", "--data", context.path("data", "train"), "--output", context.path("pointmap"),
-                 "--steps", context.budget["pointmap"]["steps"]]),
-        Command(["intrinsics", image, "--model", model, "--output", context.path("pointmap", "intrinsics.json")]),
+        Command(["pretrain-pointmap", "--data", context.path("data", "train"), "--output", model,
+                 "--preset", pointmap["preset"], "--steps", pointmap["steps"]]),
+        Command(["intrinsics", image, "--model", model, "--output", context.path("intrinsics.json")]),
         # Writes <stem>.json with the recovered cam_in beside depth, points and mask (compared with the truth).
         Command(["depth", image, "--model", model, "--output", context.path("pointmap_depth")]),
     ]
@@ -213,7 +214,7 @@ STAGES = [
     Stage("depth", "ma-vlm depth on a rendered image and on real photos (NYUv2, KITTI)",
           build_depth_images, ("depth",)),
     Stage("intrinsics", "recover a rendered image's intrinsics with the point-map model",
-          build_intrinsics, ("pointmap", "pointmap_depth")),
+          build_intrinsics, ("pointmap", "pointmap_depth", "intrinsics.json")),
     Stage("spatial-mllm", "SynthSpatial: SmolLM2-135M + LoRA with the depth tower vs a no-depth tower",
           build_spatial_mllm, ("synthspatial", "llava", "mllm"),
           requires_files=lambda context: [repo_path(context.budget["mllm"]["recipe"])]),
