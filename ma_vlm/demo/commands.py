@@ -7,7 +7,9 @@ and its stage is reported as not run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import os
 import shlex
 import shutil
@@ -24,6 +26,7 @@ class Command:
     argv: list[str]
     program: str = "ma-vlm"
     env: dict[str, str] = field(default_factory=dict)
+    capture: Path | None = None   # also write what the command prints here (e.g. a chat answer for the report)
 
     def __str__(self) -> str:
         words = [self.program, *self.argv] if self.program == "ma-vlm" else list(self.argv)
@@ -103,6 +106,32 @@ def missing_commands(commands: list[Command]) -> list[str]:
     return list(dict.fromkeys(name for name in map(unavailable, commands) if name))
 
 
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def _main_captured(command: Command) -> int:
+    """`ma-vlm ARGV` in this process, its stdout shown and saved to `command.capture`."""
+    from ma_vlm.atomic_io import write_text_atomic
+    from ma_vlm.cli import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, buffer)):
+        code = main([str(word) for word in command.argv])
+    write_text_atomic(command.capture, buffer.getvalue())
+    return code
+
+
 def run_command(command: Command) -> None:
     """Run one command, printing it first; raise CommandFailed on a non-zero exit."""
     print(f"  $ {command}", flush=True)
@@ -112,7 +141,10 @@ def run_command(command: Command) -> None:
         saved = {key: os.environ.get(key) for key in command.env}
         os.environ.update(command.env)
         try:
-            code = main([str(word) for word in command.argv])
+            if command.capture is None:
+                code = main([str(word) for word in command.argv])
+            else:
+                code = _main_captured(command)
         except SystemExit as exit_:  # argparse errors exit 2
             code = exit_.code if isinstance(exit_.code, int) else 1
         finally:

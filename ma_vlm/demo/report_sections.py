@@ -14,6 +14,7 @@ import numpy as np
 from ma_vlm.demo import figures
 from ma_vlm.demo.budget import REPO_ROOT, repo_path
 from ma_vlm.demo.glue import HELDOUT_IMAGE
+from ma_vlm.demo.stages import SPATIAL_QUESTION
 
 TOY_NOTE = ("**Every number in this report comes from a toy budget** (`{name}`: {scenes} training scenes at "
             "{side} px, {teacher} teacher steps, tiny models on a CPU). The numbers show that each stage runs "
@@ -203,6 +204,10 @@ def intrinsics(report, run_dir, budget, stages) -> None:
     rows = [[name, t, r, abs(r - t) / t if t else float("nan")]
             for name, t, r in zip(("fx", "fy", "cx", "cy"), truth["cam_in"], recovered["cam_in"])]
     report.table(["intrinsic (px)", "truth", "recovered", "relative error"], rows)
+    printed = run_dir / "intrinsics.txt"
+    if printed.is_file():
+        report.text("What `ma-vlm intrinsics` printed:")
+        report.code(printed.read_text().strip())
 
 
 def spatial_mllm(report, run_dir, budget, stages) -> None:
@@ -213,6 +218,10 @@ def spatial_mllm(report, run_dir, budget, stages) -> None:
     keys = sorted({key for value in scores.values() for key in value["scores"]})
     report.table(["score", *scores], [[key, *(value["scores"].get(key, float("nan")) for value in scores.values())]
                                       for key in keys])
+    chat = run_dir / "mllm" / "chat.txt"
+    if chat.is_file():
+        report.text("`ma-vlm chat` with the depth-tower model on the held-out image:")
+        report.code(f"Q: {SPATIAL_QUESTION}\nA: {chat.read_text().strip()}")
     report.image(figures.bar_chart({name: value["scores"] for name, value in scores.items()},
                                    run_dir / "figures" / "spatial_qa.png", "score", "SynthSpatial test split"),
                  "Spatial QA per question type: SmolLM2-135M + LoRA with the depth-pretrained tower vs the same "

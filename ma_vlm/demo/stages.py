@@ -147,7 +147,8 @@ def build_intrinsics(context: Context) -> list:
     return [
         Command(["pretrain-pointmap", "--data", context.path("data", "train"), "--output", model,
                  "--preset", pointmap["preset"], "--steps", pointmap["steps"]]),
-        Command(["intrinsics", image, "--model", model, "--output", context.path("intrinsics.json")]),
+        Command(["intrinsics", image, "--model", model, "--output", context.path("intrinsics.json")],
+                capture=context.path("intrinsics.txt")),
         # Writes <stem>.json with the recovered cam_in beside depth, points and mask (compared with the truth).
         Command(["depth", image, "--model", model, "--output", context.path("pointmap_depth")]),
     ]
@@ -162,12 +163,18 @@ def _mllm_train(context: Context, name: str, tower: str) -> Command:
 
 
 def build_spatial_mllm(context: Context) -> list:
+    """SynthSpatial questions from the training scenes (to train on) and from the held-out scenes
+    and cameras (to score on). `ma-vlm eval synthspatial` splits scenes 80/10/10 by a hash; the
+    demo trains on the train split of the first and scores the train split of the second (80 % of
+    the held-out scenes), so no scored scene or camera was seen in training."""
     mllm, models = context.budget["mllm"], _models(context)
-    synthspatial = context.path("synthspatial")
+    train_questions, test_questions = context.path("synthspatial", "train_scenes"), context.path("synthspatial", "heldout_scenes")
     steps = [
-        Command(["eval", "synthspatial", "--rgbd", context.path("data", "train"), "--output", synthspatial,
+        Command(["eval", "synthspatial", "--rgbd", context.path("data", "train"), "--output", train_questions,
                  "--questions-per-type", mllm["questions_per_type"]]),
-        Command(["data", "llava", "--synthspatial", synthspatial, "--split", "train",
+        Command(["eval", "synthspatial", "--rgbd", context.path("data", "heldout"), "--output", test_questions,
+                 "--questions-per-type", mllm["questions_per_type"]]),
+        Command(["data", "llava", "--synthspatial", train_questions, "--split", "train",
                  "--output", context.path("llava", "train.jsonl")]),
         Glue("the student's architecture with fresh weights (no depth pretraining) -> mllm/untrained_tower",
              lambda: glue.save_untrained_copy(Path(models["student"]), context.path("mllm", "untrained_tower"))),
@@ -176,11 +183,12 @@ def build_spatial_mllm(context: Context) -> list:
     ]
     for name in ("depth_tower", "no_depth_tower"):
         steps.append(Command(["eval", "spatial", "--model", context.path("mllm", name, "model"),
-                              "--benchmark", "synthspatial", "--data", synthspatial, "--split", "test",
+                              "--benchmark", "synthspatial", "--data", test_questions, "--split", "train",
                               "--limit", mllm["eval_limit"], "--device", "cpu",
                               "--output", context.path("mllm", f"{name}_scores.json")]))
     steps.append(Command(["chat", "--model", context.path("mllm", "depth_tower", "model"), "--image",
-                          context.path("images", f"{glue.HELDOUT_IMAGE}.png"), SPATIAL_QUESTION]))
+                          context.path("images", f"{glue.HELDOUT_IMAGE}.png"), SPATIAL_QUESTION],
+                         capture=context.path("mllm", "chat.txt")))
     return steps
 
 
@@ -214,7 +222,7 @@ STAGES = [
     Stage("depth", "ma-vlm depth on a rendered image and on real photos (NYUv2, KITTI)",
           build_depth_images, ("depth",)),
     Stage("intrinsics", "recover a rendered image's intrinsics with the point-map model",
-          build_intrinsics, ("pointmap", "pointmap_depth", "intrinsics.json")),
+          build_intrinsics, ("pointmap", "pointmap_depth", "intrinsics.json", "intrinsics.txt")),
     Stage("spatial-mllm", "SynthSpatial: SmolLM2-135M + LoRA with the depth tower vs a no-depth tower",
           build_spatial_mllm, ("synthspatial", "llava", "mllm"),
           requires_files=lambda context: [repo_path(context.budget["mllm"]["recipe"])]),
