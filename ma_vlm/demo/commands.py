@@ -132,6 +132,21 @@ def _main_captured(command: Command) -> int:
     return code
 
 
+def _run_subprocess(argv: list[str], env: dict, capture: Path | None) -> int:
+    """Run a console script; with `capture`, its output is shown line by line and saved there."""
+    if capture is None:
+        return subprocess.run(argv, env=env, check=False).returncode
+    from ma_vlm.atomic_io import write_text_atomic
+
+    lines = []
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            lines.append(line)
+    write_text_atomic(capture, "".join(lines))
+    return process.returncode
+
+
 def run_command(command: Command) -> None:
     """Run one command, printing it first; raise CommandFailed on a non-zero exit."""
     print(f"  $ {command}", flush=True)
@@ -155,6 +170,6 @@ def run_command(command: Command) -> None:
                     os.environ[key] = value
     else:
         argv = [console_script(command.argv[0]) or command.argv[0], *map(str, command.argv[1:])]
-        code = subprocess.run(argv, env={**os.environ, **command.env}, check=False).returncode
+        code = _run_subprocess(argv, {**os.environ, **command.env}, command.capture)
     if code:
         raise CommandFailed(command, code)

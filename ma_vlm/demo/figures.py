@@ -54,6 +54,20 @@ def loss_curves(logs: dict[str, Path], path: Path, title: str) -> Path | None:
     return _save(figure, path)
 
 
+def series(values: list[float], path: Path, xlabel: str, ylabel: str, title: str) -> Path | None:
+    """A plain line plot of values in logged order (e.g. the losses a console log printed)."""
+    if not values:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.5, 3.0))
+    axis.plot(range(1, len(values) + 1), values, marker=".")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    return _save(figure, path)
+
+
 def _depth_panel(axis, depth_m: np.ndarray, title: str, near_far: tuple[float, float]):
     """Inverse-depth colours (near = bright) on a shared range so panels compare; grey = invalid."""
     plt = _pyplot()

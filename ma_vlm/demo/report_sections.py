@@ -235,16 +235,33 @@ def spatial_mllm(report, run_dir, budget, stages) -> None:
 def vla(report, run_dir, budget, stages) -> None:
     if _stage_missing(report, run_dir, "vla"):
         return
-    results = sorted((run_dir / "vla" / "eval").rglob("*.json"))
-    rows = []
-    for path in results:
-        for key, value in _numbers(json.loads(path.read_text())):
-            rows.append([path.name, key, value])
-    report.table(["file", "figure", "value"], rows)
-    videos = sorted((run_dir / "vla" / "eval").rglob("*.mp4")) + sorted((run_dir / "vla" / "eval").rglob("*.gif"))
+    results = _json(run_dir / "vla" / "eval" / "results.json")
+    if results is None:
+        report.text("The VLA stage ran but `vla/eval/results.json` is missing.")
+        return
+    rows = [[task, value["success_rate"], len(value["episodes"])] for task, value in results["tasks"].items()]
+    rows.append(["**mean**", results["mean_success_rate"], sum(row[2] for row in rows)])
+    report.table(["task", "success rate", "episodes"], rows)
+    report.table(["control latency on this CPU", "ms"],
+                 [["per action chunk (median)", results["latency_ms_per_chunk"]],
+                  ["per action (mean, chunk calls amortised)", results["latency_ms_per_action"]]])
+    others = [[key, value] for key, value in _numbers(results)
+              if not key.startswith("tasks.") and key not in ("mean_success_rate", "latency_ms_per_chunk",
+                                                              "latency_ms_per_action")]
+    if others:
+        report.table(["other figure", "value"], others)
+    videos = sorted((run_dir / "vla" / "eval").glob("*.gif")) + sorted((run_dir / "vla" / "eval").glob("*.mp4"))
     if videos:
         report.image(figures.episode_gif(videos[0], run_dir / "figures" / "episode.gif"),
                      f"One evaluation episode ({videos[0].name}).")
+    log = run_dir / "vla" / "train_log.txt"
+    if log.is_file():
+        import re
+
+        losses = [float(value) for value in re.findall(r"\bloss:([0-9.]+(?:e-?\d+)?)", log.read_text())]
+        report.image(figures.series(losses, run_dir / "figures" / "vla_loss.png", "lerobot-train log line",
+                                    "loss", "VLA training (lerobot-train)"),
+                     "VLA policy training loss, as `lerobot-train` logged it.")
 
 
 def _numbers(payload, prefix: str = ""):

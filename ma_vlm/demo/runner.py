@@ -81,7 +81,7 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
         print(f"\n{header}", flush=True)
         steps = stage.build(context)
         missing = missing_commands([s for s in steps if isinstance(s, Command)])
-        missing += [f"{path} (not in this checkout)" for path in stage.requires_files(context) if not path.exists()]
+        missing += stage.unmet(context)
         if missing:
             reason = f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not available"
             print(f"  not run: {reason}", flush=True)

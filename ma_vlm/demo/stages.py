@@ -50,7 +50,7 @@ class Stage:
     title: str                   # the line printed when the stage starts
     build: Callable[[Context], list]
     outputs: tuple[str, ...]     # run-folder entries the stage writes; --from removes them
-    requires_files: Callable[[Context], list[Path]] = field(default=lambda context: [])
+    unmet: Callable[[Context], list[str]] = field(default=lambda context: [])  # what else it needs, if missing
 
 
 def _generate(output: Path, spec: dict) -> Command:
@@ -195,15 +195,33 @@ def build_spatial_mllm(context: Context) -> list:
 def build_vla(context: Context) -> list:
     vla = context.budget["vla"]
     tasks, demos, train = ",".join(vla["tasks"]), context.path("vla", "demos"), context.path("vla", "train")
+    repo_id = "local/ma_vlm_demo"
     return [
-        Command(["vla", "demos", "--tasks", tasks, "--episodes", vla["episodes"], "--root", demos]),
-        Command(["lerobot-train", "--policy.type=ma_vla", "--dataset.repo_id=local/ma_vlm_demo",
+        Command(["vla", "demos", "--tasks", tasks, "--episodes", vla["episodes"], "--root", demos,
+                 "--repo-id", repo_id]),
+        Command(["lerobot-train", "--policy.type=ma_vla", f"--dataset.repo_id={repo_id}",
                  f"--dataset.root={demos}", f"--output_dir={train}", f"--steps={vla['steps']}",
                  f"--save_freq={vla['steps']}", "--batch_size=4", "--policy.device=cpu",
-                 "--policy.push_to_hub=false", "--wandb.enable=false"], program="lerobot-train"),
+                 "--policy.push_to_hub=false", "--wandb.enable=false"], program="lerobot-train",
+                capture=context.path("vla", "train_log.txt")),
         Command(["vla", "eval", "--policy", train / "checkpoints" / "last" / "pretrained_model", "--tasks", tasks,
-                 "--episodes", vla["eval_episodes"], "--output", context.path("vla", "eval")]),
+                 "--episodes", vla["eval_episodes"], "--gifs", 1, "--output", context.path("vla", "eval")]),
     ]
+
+
+def _unmet_files(*budget_keys: tuple[str, str]) -> Callable[[Context], list[str]]:
+    """Recipe files the budget names that this checkout lacks."""
+    def check(context: Context) -> list[str]:
+        paths = [repo_path(context.budget[section][key]) for section, key in budget_keys]
+        return [f"{path} (not in this checkout)" for path in paths if not path.is_file()]
+    return check
+
+
+def _unmet_vla(context: Context) -> list[str]:
+    """`lerobot-train --policy.type=ma_vla` finds the policy through the installed plugin distribution."""
+    import importlib.util
+
+    return [] if importlib.util.find_spec("lerobot_policy_ma_vla") else ["the lerobot_policy_ma_vla plugin (not installed)"]
 
 
 def build_report(context: Context) -> list:
@@ -224,10 +242,9 @@ STAGES = [
     Stage("intrinsics", "recover a rendered image's intrinsics with the point-map model",
           build_intrinsics, ("pointmap", "pointmap_depth", "intrinsics.json", "intrinsics.txt")),
     Stage("spatial-mllm", "SynthSpatial: SmolLM2-135M + LoRA with the depth tower vs a no-depth tower",
-          build_spatial_mllm, ("synthspatial", "llava", "mllm"),
-          requires_files=lambda context: [repo_path(context.budget["mllm"]["recipe"])]),
+          build_spatial_mllm, ("synthspatial", "llava", "mllm"), unmet=_unmet_files(("mllm", "recipe"))),
     Stage("vla", "MetaWorld demonstrations, VLA policy training, success and latency",
-          build_vla, ("vla",)),
+          build_vla, ("vla",), unmet=_unmet_vla),
     Stage("report", "write report.md and a self-contained report.html", build_report,
           ("report.md", "report.html", "figures")),
 ]
