@@ -68,7 +68,8 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
     run_dir.mkdir(parents=True, exist_ok=True)
     if from_stage is not None:
         _restart_from(run_dir, from_stage)
-        (run_dir / "demo.json").unlink(missing_ok=True)
+        if from_stage == STAGES[0].name:  # everything restarts: the folder may take another budget
+            (run_dir / "demo.json").unlink(missing_ok=True)
     _check_budget(run_dir, budget)
     context = Context(run_dir, budget, checkpoint)
     started = time.perf_counter()
