@@ -48,8 +48,6 @@ def _check_budget(run_dir: Path, budget: dict) -> None:
 
 def _restart_from(run_dir: Path, stage_name: str) -> None:
     names = [stage.name for stage in STAGES]
-    if stage_name not in names:
-        raise MaVlmInputError(f"--from {stage_name}: choose one of {', '.join(names)}")
     for stage in STAGES[names.index(stage_name):]:
         marker_path(run_dir, stage.name).unlink(missing_ok=True)
         for entry in stage.outputs:
@@ -66,11 +64,14 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
     budget = load_budget(budget_name)
     run_dir = Path(output)
     run_dir.mkdir(parents=True, exist_ok=True)
+    names = [stage.name for stage in STAGES]
+    if from_stage is not None and from_stage not in names:
+        raise MaVlmInputError(f"--from {from_stage}: choose one of {', '.join(names)}")
+    if from_stage == names[0]:  # everything restarts: the folder may take another budget
+        (run_dir / "demo.json").unlink(missing_ok=True)
+    _check_budget(run_dir, budget)  # before --from deletes anything
     if from_stage is not None:
         _restart_from(run_dir, from_stage)
-        if from_stage == STAGES[0].name:  # everything restarts: the folder may take another budget
-            (run_dir / "demo.json").unlink(missing_ok=True)
-    _check_budget(run_dir, budget)
     context = Context(run_dir, budget, checkpoint)
     started = time.perf_counter()
     ran_any = False

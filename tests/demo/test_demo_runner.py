@@ -81,10 +81,12 @@ def test_installed_and_missing_commands_are_told_apart():
     assert missing_commands([Command(["no-such-tool-xyz"], program="no-such-tool-xyz")]) == ["no-such-tool-xyz"]
 
 
-def test_one_run_folder_keeps_one_budget(tmp_path, fake_stages):
+def test_one_run_folder_keeps_one_budget_unless_it_restarts_from_the_first_stage(tmp_path, fake_stages):
     runner.run_demo(tmp_path, "tiny")
     with pytest.raises(MaVlmInputError, match="--budget tiny"):
-        runner.run_demo(tmp_path, "small")
+        runner.run_demo(tmp_path, "small", from_stage="b")
+    assert (tmp_path / "b.txt").exists()                  # refused before anything was removed
+    assert runner.run_demo(tmp_path, "small", from_stage="a") == 0
 
 
 def test_budgets_are_checked_and_the_cli_lists_every_stage(tmp_path):
