@@ -23,8 +23,8 @@ def export_heldout_image(heldout_dir: Path, images_dir: Path, index: int = 0) ->
     from PIL import Image
 
     from ma_vlm.data.loading import load_rgbd_dataset
-    from ma_vlm.data.sparse_prompts import parse_prompt_spec
     from ma_vlm.data.schema import decode_record
+    from ma_vlm.data.sparse_prompts import parse_prompt_spec
     from ma_vlm.visualize import save_npy
 
     record = decode_record(load_rgbd_dataset(heldout_dir)[index])
