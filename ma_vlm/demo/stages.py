@@ -201,7 +201,7 @@ def build_vla(context: Context) -> list:
                  "--repo-id", repo_id]),
         Command(["lerobot-train", "--policy.type=ma_vla", f"--dataset.repo_id={repo_id}",
                  f"--dataset.root={demos}", f"--output_dir={train}", f"--steps={vla['steps']}",
-                 f"--save_freq={vla['steps']}", "--batch_size=4", "--policy.device=cpu",
+                 f"--save_freq={vla['steps']}", "--batch_size=4", "--num_workers=0", "--policy.device=cpu",
                  "--policy.push_to_hub=false", "--wandb.enable=false"], program="lerobot-train",
                 capture=context.path("vla", "train_log.txt")),
         Command(["vla", "eval", "--policy", train / "checkpoints" / "last" / "pretrained_model", "--tasks", tasks,
