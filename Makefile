@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (README.md):
-#   make demo   -- builds .venv if needed, then runs the main job
+#   make demo   -- builds .venv if needed, then runs the main job (`ma-vlm demo`, report in outputs/demo/)
 #   make test   -- builds .venv if needed, then runs the test suite (what CI runs)
 # Python 3.12 comes from pyenv through .python-version; uv installs into .venv at the repo root.
 
@@ -25,8 +25,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 test: setup
 	$(PY) -m pytest
 
+# The main job: every stage at the small budget (< 15 min on 2 cores), report in outputs/demo/report.html.
+# Re-running skips finished stages; BUDGET=medium, FROM=<stage> and CHECKPOINT=student_depthmap.pt pass through.
+BUDGET ?= small
 demo: setup
-	bash scripts/demo.sh
+	$(VENV)/bin/ma-vlm demo --output outputs/demo --budget $(BUDGET) $(if $(FROM),--from $(FROM)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 clean-venv:
 	rm -rf $(VENV)
