@@ -96,7 +96,7 @@ def user_error_message(error: BaseException) -> str | None:
     for a bug (which keeps its traceback)."""
     if isinstance(error, MaVlmInputError):
         message = str(error)
-    elif isinstance(error, OSError) and (error.filename is not None or error.strerror):
+    elif isinstance(error, OSError):  # file system, or a library's "cannot load X" (Transformers)
         where = f"{error.filename}: " if error.filename is not None else ""
         fix = _OS_ERROR_FIXES.get(error.errno, "check the path, its permissions and the free disk space")
         message = f"{where}{error.strerror or error} ({fix})"
