@@ -94,6 +94,12 @@ class Workspace:
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
         return name
 
+    def model_without(self, name: str, missing: str) -> str:
+        """A copy of the tiny model folder without the file `missing`."""
+        shutil.copytree(self.model, self.root / name)
+        (self.root / name / missing).unlink()
+        return name
+
     def jsonl(self, name: str, *rows) -> str:
         return self.file(name, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -172,6 +178,8 @@ CASES = [
     Case("depth", "model weights hold NaN", lambda w: _depth(w, model=w.nan_model), "NaN"),
     Case("depth", "truncated model.safetensors", lambda w: _depth(w, model=w.truncated_model("cut_model")),
          "cut_model"),
+    Case("depth", "model folder without its image processor",
+         lambda w: _depth(w, model=w.model_without("no_processor", "preprocessor_config.json")), "no_processor"),
     Case("depth", "output under a file",
          lambda w: ["depth", "photo.png", "--model", str(w.model), "--output", "notes.txt/out"], "notes.txt/out"),
     Case("depth", "output is a file",
