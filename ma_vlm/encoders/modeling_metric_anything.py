@@ -259,6 +259,10 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         self.decoder = MetricAnythingDecoder(config)
         self.head = MetricAnythingHead(config)
         self.prompt_fusion = MetricAnythingPromptFusion() if config.use_prompt and config.use_prompt_fusion else None
+        if not config.use_prompt:
+            # A prompt-free student built from a teacher's folder drops the teacher's prompt layers
+            # by design; Transformers' load report need not list them as unexpected.
+            self._keys_to_ignore_on_load_unexpected = [r"prompt_depth_layer\.", r"^prompt_fusion\."]
         self.post_init()
 
     def forward(
