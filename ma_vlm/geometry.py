@@ -87,3 +87,15 @@ def backproject(depth_m: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     x = (u - intrinsics.cx) / intrinsics.fx * z
     y = (v - intrinsics.cy) / intrinsics.fy * z
     return np.stack([x, y, z], axis=-1).astype(np.float32)
+
+
+def backproject_batch(depth_m, intrinsics):
+    """Torch, batched: (B, H, W) z-depth in metres and (B, 4) [fx, fy, cx, cy] in pixels ->
+    (B, H, W, 3) camera-frame points in metres (pixel centres at integer (u, v), as `backproject`)."""
+    import torch
+
+    batch, height, width = depth_m.shape
+    v, u = torch.meshgrid(torch.arange(height, dtype=depth_m.dtype, device=depth_m.device),
+                          torch.arange(width, dtype=depth_m.dtype, device=depth_m.device), indexing="ij")
+    fx, fy, cx, cy = (intrinsics[:, i, None, None].to(depth_m.dtype) for i in range(4))
+    return torch.stack([(u - cx) / fx * depth_m, (v - cy) / fy * depth_m, depth_m], dim=-1)

@@ -10,7 +10,8 @@ from ma_vlm.errors import MaVlmInputError
 
 def register(subparsers) -> None:
     convert = subparsers.add_parser("convert", help="official checkpoint -> Transformers folder")
-    convert.add_argument("checkpoint", help="student_depthmap.pt / .safetensors, a folder, or a hub id org/name[/file]")
+    convert.add_argument("checkpoint", help="student_depthmap.pt / student_pointmap.pt / .safetensors, a folder, "
+                         "or a hub id org/name[/file]")
     convert.add_argument("output_dir")
     convert.add_argument("--num-attention-heads", type=int, default=None,
                          help="ViT heads (default: from the RoPE buffer, else the official 20)")
@@ -36,11 +37,27 @@ def register(subparsers) -> None:
 
 def run_convert(args: argparse.Namespace) -> int:
     from ma_vlm.encoders.convert_official import convert_checkpoint
+    from ma_vlm.encoders.convert_pointmap import read_pointmap_checkpoint
 
+    pointmap = read_pointmap_checkpoint(args.checkpoint)
+    if pointmap is not None:  # MoGe format {"model_config", "model"}: Student-PointMap
+        return run_convert_pointmap(args, pointmap)
     model = convert_checkpoint(args.checkpoint, args.output_dir, args.num_attention_heads,
                                tuple(args.tap_layers) if args.tap_layers else None, args.overwrite)
     count = sum(p.numel() for p in model.parameters())
     print(f"wrote {args.output_dir}: MetricAnythingForDepthEstimation, {count:,} parameters")
+    return 0
+
+
+def run_convert_pointmap(args: argparse.Namespace, loaded) -> int:
+    from ma_vlm.encoders.convert_pointmap import convert_pointmap_checkpoint
+
+    if args.tap_layers:
+        raise MaVlmInputError("--tap-layers is for Student-DepthMap; a point-map checkpoint's model_config names its taps")
+    model = convert_pointmap_checkpoint(args.checkpoint, args.output_dir, args.num_attention_heads, args.overwrite,
+                                        loaded=loaded)
+    count = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.output_dir}: MetricAnythingForPointMapEstimation, {count:,} parameters")
     return 0
 
 
