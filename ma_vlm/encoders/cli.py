@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT_DIR")
     convert.set_defaults(func=run_convert)
 
-    depth = subparsers.add_parser("depth", help="metric depth, colour map and point cloud per image")
+    depth = subparsers.add_parser("depth", help="metric depth, colour map and point cloud per image (a point-map "
+                                  "model also writes _points.npy, _mask.npy and the recovered cam_in .json)")
     depth.add_argument("images", nargs="+")
     depth.add_argument("--model", required=True, help="converted folder or hub id")
     depth.add_argument("--output", required=True, help="output folder")
@@ -27,11 +28,16 @@ def register(subparsers) -> None:
     focal.add_argument("--focal-length-px", type=float, help="focal length in pixels of the input images")
     focal.add_argument("--assume-fov", type=float, metavar="DEG",
                        help="assume this horizontal field of view for images without <stem>.json")
+    focal.add_argument("--intrinsics-model", metavar="POINTMAP_DIR",
+                       help="images without a focal length (flag or <stem>.json) get the intrinsics a "
+                            "Student-PointMap model recovers from them")
     depth.add_argument("--prompt-depth", nargs="+", default=None, metavar="FILE",
                        help="teacher models: one sparse metric depth per image, in order (.npy metres or "
                             ".png uint16 millimetres, 0 = missing, the image's own size): depth completion")
     depth.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     depth.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    depth.add_argument("--resolution-level", type=int, default=9, help="point-map models: 0..9, ViT tokens")
+    depth.add_argument("--num-tokens", type=int, default=None, help="point-map models: ViT tokens (overrides level)")
     depth.set_defaults(func=run_depth)
 
 
@@ -102,6 +108,16 @@ def load_prompt_depth(path: Path, height: int, width: int):
 
 
 def run_depth(args: argparse.Namespace) -> int:
+    from ma_vlm.pointmap.inference import is_pointmap_model
+
+    if is_pointmap_model(args.model):
+        from ma_vlm.pointmap.cli import run_depth_pointmap
+
+        return run_depth_pointmap(args)
+    return run_depth_model(args)
+
+
+def run_depth_model(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
     from PIL import Image, UnidentifiedImageError
@@ -122,6 +138,11 @@ def run_depth(args: argparse.Namespace) -> int:
     dtype = getattr(torch, args.dtype)
     model = MetricAnythingForDepthEstimation.from_pretrained(args.model, dtype=dtype).to(device).eval()
     processor = MetricAnythingImageProcessor.from_pretrained(args.model)
+    estimate_intrinsics = None
+    if args.intrinsics_model is not None:
+        from ma_vlm.pointmap.cli import IntrinsicsFromPointMap
+
+        estimate_intrinsics = IntrinsicsFromPointMap(args.intrinsics_model, device)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     for index, path in enumerate(tqdm(paths, desc="depth", unit="image")):
@@ -130,7 +151,10 @@ def run_depth(args: argparse.Namespace) -> int:
             image.load()
         except (UnidentifiedImageError, OSError) as error:
             raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
-        intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
+        if estimate_intrinsics is not None and args.focal_length_px is None and not path.with_suffix(".json").exists():
+            intrinsics = estimate_intrinsics(path, image)
+        else:
+            intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
         prompt = None
         if args.prompt_depth is not None:
             if not model.config.use_prompt:
