@@ -27,6 +27,7 @@ COMMAND_MODULES = [
 EVAL_COMMAND_MODULES = [
     "ma_vlm.benchmarks.cli",
     "ma_vlm.data.eval_cli",
+    "ma_vlm.pointmap.eval_cli",
 ]
 
 

@@ -128,6 +128,7 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         fov_x_deg=None,
         focal_length_px=None,
         force_projection: bool = True,
+        recover_camera: bool = True,
         return_dict: bool | None = None,
         **kwargs,
     ) -> MetricAnythingPointMapOutput:
@@ -135,7 +136,9 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         recovered in its pixels). num_tokens: ViT tokens (default from `resolution_level` 0..9 and
         `config.num_tokens_range`). fov_x_deg / focal_length_px: a known horizontal field of view
         (degrees) or focal length (pixels), scalar or (B,); then only the shift is solved.
-        force_projection: re-project points through the intrinsics (published default)."""
+        force_projection: re-project points through the intrinsics (published default).
+        recover_camera: False skips the (non-differentiable) camera fit, for training: only
+        `affine_points`, `mask_probability`, `metric_scale`, `normals` and tokens are returned."""
         if pixel_values.ndim != 4 or pixel_values.shape[1] != 3:
             raise MaVlmInputError(f"pixel_values must be (B, 3, H, W), got {tuple(pixel_values.shape)}")
         batch, _, height, width = pixel_values.shape
@@ -163,10 +166,12 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
             normals = F.normalize(normals.permute(0, 2, 3, 1), dim=-1)
         metric_scale = (self.scale_head(tokens[:, 0]).squeeze(1).exp() if hasattr(self, "scale_head")
                         else torch.ones(batch, device=features.device))
-        camera = self.recover_camera(affine_points, mask_probability, metric_scale, fov_x_deg, focal_length_px,
-                                     force_projection)
+        camera = {}
+        if recover_camera:
+            camera = self.recover_camera(affine_points, mask_probability, metric_scale, fov_x_deg, focal_length_px,
+                                         force_projection)
         return MetricAnythingPointMapOutput(
-            **camera, mask_probability=mask_probability, metric_scale=metric_scale.float(),
+            **camera, mask_probability=mask_probability, metric_scale=metric_scale,
             affine_points=affine_points, normals=normals, last_hidden_state=tokens,
         )
 
@@ -200,7 +205,7 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
             points = backproject_batch(depth, intrinsics)
         else:
             points = torch.cat([points[..., :2], depth[..., None]], dim=-1)
-        scale = metric_scale.detach().float()
+        scale = metric_scale.detach().float()  # (B,)
         return {"points": points * scale[:, None, None, None], "predicted_depth": depth * scale[:, None, None],
                 "mask": mask, "intrinsics": intrinsics}
 

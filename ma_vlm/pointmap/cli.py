@@ -5,6 +5,7 @@
     ma-vlm depth IMAGE... --model POINTMAP_DIR --output OUT          (run_depth_pointmap)
     ma-vlm depth IMAGE... --model DEPTH_DIR --intrinsics-model POINTMAP_DIR --output OUT
     ma-vlm multiview-data --output DIR [--views N --seed S --fov DEG]
+    ma-vlm pretrain-pointmap --data RGBD_DIR --output DIR [--preset small --steps N]
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ def register(subparsers) -> None:
     views.add_argument("--fov", type=float, default=70.0, help="horizontal field of view in degrees")
     views.add_argument("--arc", type=float, default=30.0, help="degrees of the orbit the views span")
     views.set_defaults(func=run_multiview_data)
+
+    train = subparsers.add_parser("pretrain-pointmap", help="train a point-map student from scratch on RGB-D data "
+                                  "(Transformers Trainer)", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--data", required=True, help="RGB-D dataset (`ma-vlm data generate` output)")
+    train.add_argument("--output", required=True, help="model folder to write")
+    train.add_argument("--preset", default="small", help="point-map preset: tiny, small, official")
+    train.add_argument("--steps", type=int, default=300, help="optimiser steps")
+    train.add_argument("--accumulate", type=int, default=4, help="images per optimiser step")
+    train.add_argument("--lr", type=float, default=3e-4)
+    train.add_argument("--num-tokens", type=int, default=96, help="ViT tokens per image while training")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
+    train.set_defaults(func=run_pretrain_pointmap)
 
 
 def _model_options(parser) -> None:
@@ -167,6 +181,18 @@ def run_multiview_data(args: argparse.Namespace) -> int:
     names = render_multiview(args.output, args.views, args.seed, args.layout, args.width, args.height, args.fov,
                              args.arc)
     print(f"wrote {len(names)} views (.png, _depth.png mm, .json cam_in) and poses.json to {args.output}")
+    return 0
+
+
+def run_pretrain_pointmap(args: argparse.Namespace) -> int:
+    from ma_vlm.pointmap.train import train_pointmap
+
+    history = train_pointmap(args.data, args.output, args.preset, args.steps, args.lr, args.accumulate,
+                             args.num_tokens, args.seed, args.max_minutes)
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    steps = max((entry.get("step", 0) for entry in history), default=0)
+    print(f"wrote {args.output}; loss {losses[0]:.3f} -> {losses[-1]:.3f} over {steps} steps" if losses
+          else f"wrote {args.output}")
     return 0
 
 
