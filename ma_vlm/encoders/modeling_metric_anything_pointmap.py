@@ -178,7 +178,7 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
     def recover_camera(self, affine_points, mask_probability, metric_scale, fov_x_deg=None, focal_length_px=None,
                        force_projection: bool = True) -> dict:
         """Intrinsics, shift, metric depth and points from the affine point map (fp32, no grad)."""
-        from ma_vlm.geometry import backproject_batch
+        from ma_vlm.geometry import backproject
         from ma_vlm.intrinsics_recovery import recover_intrinsics
 
         batch, height, width, _ = affine_points.shape
@@ -202,7 +202,7 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         depth = points[..., 2] + shift_t[:, None, None]
         mask = mask & (depth > 0)
         if force_projection:
-            points = backproject_batch(depth, intrinsics)
+            points = backproject(depth, intrinsics)
         else:
             points = torch.cat([points[..., :2], depth[..., None]], dim=-1)
         scale = metric_scale.detach().float()  # (B,)

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 def _evaluate(args) -> int:
     from ma_vlm.atomic_io import write_json_atomic
-    from ma_vlm.data.depth_benchmarks import open_depth_benchmark
+    from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
     from ma_vlm.pointmap.evaluate import evaluate_pointmap, load_pointmap_predictor
 
     benchmark = open_depth_benchmark(args.data, args.format)
