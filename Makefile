@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
-EXTRAS := dev,llm,data,vla,eval,reconstruct
+EXTRAS := dev,llm,data,vla,eval
 
 .PHONY: setup test demo clean-venv
 

@@ -237,8 +237,12 @@ def run_reconstruct(args: argparse.Namespace) -> int:
               f"{consistency['num_pairs']} view pairs: median depth ratio in {consistency['median_depth_ratio_range']}")
         if args.tsdf:
             triangles = tsdf_mesh(views, poses, max(args.voxel_size, 0.01), output / "tsdf_mesh.ply")
-            report["tsdf_triangles"] = triangles
-            print("open3d is not installed (pip install 'ma-vlm[reconstruct]'); no TSDF mesh" if triangles is None
-                  else f"wrote {output / 'tsdf_mesh.ply'} ({triangles:,} triangles)")
+            report["tsdf_triangles"] = triangles if isinstance(triangles, int) else None
+            if isinstance(triangles, str):
+                print(f"no TSDF mesh: {triangles}")
+            elif triangles == 0:
+                print("the TSDF mesh came out empty (Open3D integrated nothing); use fused.ply")
+            else:
+                print(f"wrote {output / 'tsdf_mesh.ply'} ({triangles:,} triangles)")
     write_json_atomic(output / "reconstruction.json", report)
     return 0

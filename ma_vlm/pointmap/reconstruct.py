@@ -126,12 +126,13 @@ def fuse_views(views: list[View], poses: list[np.ndarray], voxel_m: float = 0.0)
     return voxel_downsample(points, colors, voxel_m)
 
 
-def tsdf_mesh(views: list[View], poses: list[np.ndarray], voxel_m: float, path: Path) -> int | None:
-    """A TSDF mesh (Open3D, optional extra `[reconstruct]`) written as .ply; None without Open3D."""
+def tsdf_mesh(views: list[View], poses: list[np.ndarray], voxel_m: float, path: Path):
+    """A TSDF mesh (Open3D, optional extra `[reconstruct]`) written as .ply: its triangle count, or
+    the reason Open3D could not be imported (a str; its wheel also needs the system's libusb-1.0)."""
     try:
         import open3d as o3d
-    except ImportError:
-        return None
+    except ImportError as error:
+        return f"open3d could not be imported ({error}); install it with pip install 'ma-vlm[reconstruct]'"
     volume = o3d.pipelines.integration.ScalableTSDFVolume(
         voxel_length=voxel_m, sdf_trunc=4 * voxel_m, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8)
     for view, pose in zip(views, poses):
