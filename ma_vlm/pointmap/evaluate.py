@@ -66,7 +66,8 @@ def score_sample(prediction, sample: dict) -> dict[str, float]:
     scores = {"focal_rel_error": abs(fx / gt_k[0] - 1),
               "principal_point_error_px": float(np.hypot(prediction.intrinsics[2] - gt_k[2],
                                                          prediction.intrinsics[3] - gt_k[3])),
-              "fov_x_error_deg": abs(_fov(fx, sample["image"].shape[1]) - _fov(gt_k[0], sample["image"].shape[1]))}
+              "fov_x_error_deg": abs(_fov(fx, sample["image"].shape[1]) - _fov(gt_k[0], sample["image"].shape[1])),
+              "fov_x_deg": _fov(fx, sample["image"].shape[1]), "fov_x_true_deg": _fov(gt_k[0], sample["image"].shape[1])}
     if getattr(prediction, "points_m", None) is None:
         return scores
     gt_depth = sample["depth"]
