@@ -12,6 +12,7 @@ normalised view plane (x0 = 0, ftol = 1e-3), as published.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from pointmap_reference import ReferencePointMap, make_pointmap_checkpoint
-
 from transformers import AutoModel
 
 from ma_vlm.cli import main
