@@ -15,6 +15,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import Dinov2Config, PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.registration import register_models
 
 # DINOv2 ViT-L/14 as MoGe builds it (dinov2_vitl14: 518 px, layer scale 1.0, no registers).
 OFFICIAL_POINTMAP_BACKBONE = dict(
@@ -100,6 +101,7 @@ class MetricAnythingPointMapConfig(PreTrainedConfig):
                      "num_tokens_range"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
+        register_models()  # AutoModel* lookups need a config first (ma_vlm.registration says why)
 
     def validate_architecture(self):
         """Checks level counts, names and layer indices, with the fix in the message."""

@@ -41,7 +41,6 @@ class PointMapEstimator:
                  num_tokens: int | None = None):
         import torch
 
-        import ma_vlm.encoders  # noqa: F401  (registers the Auto classes)
         from ma_vlm.encoders import MetricAnythingForPointMapEstimation, MetricAnythingPointMapImageProcessor
 
         if not is_pointmap_model(model):

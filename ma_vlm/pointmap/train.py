@@ -93,7 +93,6 @@ def train_pointmap(data: str, output_dir: str, preset: str = "small", max_steps:
                    max_minutes: float | None = None):
     """Train from scratch on `data` (an RGB-D dataset) and save a point-map folder in `output_dir`.
     `max_minutes` stops early (constant learning rate then, so a cut run is not mid-decay)."""
-    import ma_vlm.encoders  # noqa: F401
     from ma_vlm.data.loading import load_rgbd_dataset
     from ma_vlm.encoders import (
         MetricAnythingForPointMapEstimation,

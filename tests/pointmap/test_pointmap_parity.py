@@ -8,7 +8,7 @@ from pointmap_reference import ReferencePointMap, make_pointmap_checkpoint
 from transformers import AutoModel
 
 from ma_vlm.cli import main
-from ma_vlm.encoders import MetricAnythingPointMapImageProcessor  # also registers the Auto classes
+from ma_vlm.encoders import MetricAnythingPointMapImageProcessor
 from ma_vlm.errors import MaVlmInputError
 
 
