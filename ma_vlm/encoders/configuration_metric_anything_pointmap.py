@@ -12,7 +12,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from huggingface_hub.dataclasses import strict
-from transformers import Dinov2Config, PreTrainedConfig
+from transformers.configuration_utils import PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.registration import register_models
@@ -84,6 +84,9 @@ class MetricAnythingPointMapConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
+        # imported here: this module loads while Transformers builds its Auto mappings (ma_vlm.registration)
+        from transformers import Dinov2Config
+
         backbone = self.backbone_config
         if backbone is None:
             backbone = deepcopy(OFFICIAL_POINTMAP_BACKBONE)
