@@ -30,8 +30,10 @@ _AUTO = "transformers.models.auto."
 
 def _register_config(auto) -> None:
     from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
 
     auto.AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
+    auto.AutoConfig.register(MetricAnythingPointMapConfig.model_type, MetricAnythingPointMapConfig, exist_ok=True)
 
 
 def _register_image_processor(auto) -> None:
@@ -41,6 +43,12 @@ def _register_image_processor(auto) -> None:
     auto.AutoImageProcessor.register(
         MetricAnythingConfig, image_processor_classes={"pil": MetricAnythingImageProcessor}, exist_ok=True
     )
+    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
+    from ma_vlm.encoders.image_processing_metric_anything_pointmap import MetricAnythingPointMapImageProcessor
+
+    auto.AutoImageProcessor.register(MetricAnythingPointMapConfig,
+                                     image_processor_classes={"pil": MetricAnythingPointMapImageProcessor},
+                                     exist_ok=True)
 
 
 # Transformers module that holds an Auto mapping -> what we put into it when it loads.
@@ -67,6 +75,12 @@ def register_models() -> None:
     AutoConfig.register(MetricAnythingViTConfig.model_type, MetricAnythingViTConfig, exist_ok=True)
     AutoModel.register(MetricAnythingConfig, MetricAnythingModel, exist_ok=True)
     AutoModelForDepthEstimation.register(MetricAnythingConfig, MetricAnythingForDepthEstimation, exist_ok=True)
+    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
+    from ma_vlm.encoders.modeling_metric_anything_pointmap import MetricAnythingForPointMapEstimation
+
+    AutoModel.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation, exist_ok=True)
+    AutoModelForDepthEstimation.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation,
+                                         exist_ok=True)
 
 
 class _RegisterAfterLoading(importlib.abc.Loader):

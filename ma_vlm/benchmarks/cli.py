@@ -13,6 +13,7 @@ from importlib import import_module
 EVAL_COMMAND_MODULES = [
     "ma_vlm.benchmarks.spatial.cli",
     "ma_vlm.benchmarks.depth.cli",
+    "ma_vlm.pointmap.eval_cli",  # pointmap: intrinsics error and point-map metrics
 ]
 
 

@@ -1,6 +1,7 @@
 """The Metric Anything tower in Transformers: config, models, image processor, conversion.
 
-`import ma_vlm` (which this package implies) registers `metric_anything` with AutoConfig,
+`import ma_vlm` (which this package implies) registers `metric_anything` (and the point-map
+model, `metric_anything_pointmap`) with AutoConfig,
 AutoModel, AutoModelForDepthEstimation and AutoImageProcessor (`ma_vlm.registration` says how),
 so saved folders load through the Auto classes and as the `vision_config` of Transformers' own
 LLaVA, without trust_remote_code. The names below load on first use.
@@ -20,6 +21,13 @@ _LAZY = {
     "MetricAnythingPreTrainedModel": "ma_vlm.encoders.modeling_metric_anything",
     "PRESETS": "ma_vlm.encoders.presets",
     "preset_config": "ma_vlm.encoders.presets",
+    # Student-PointMap (model_type metric_anything_pointmap)
+    "MetricAnythingPointMapConfig": "ma_vlm.encoders.configuration_metric_anything_pointmap",
+    "MetricAnythingPointMapImageProcessor": "ma_vlm.encoders.image_processing_metric_anything_pointmap",
+    "MetricAnythingForPointMapEstimation": "ma_vlm.encoders.modeling_metric_anything_pointmap",
+    "MetricAnythingPointMapOutput": "ma_vlm.encoders.modeling_metric_anything_pointmap",
+    "POINTMAP_PRESETS": "ma_vlm.encoders.presets_pointmap",
+    "pointmap_preset_config": "ma_vlm.encoders.presets_pointmap",
 }
 
 __all__ = list(_LAZY)

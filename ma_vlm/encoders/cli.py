@@ -11,7 +11,8 @@ from ma_vlm.inputs import MAX_IMAGE_MEGAPIXELS
 
 def register(subparsers) -> None:
     convert = subparsers.add_parser("convert", help="official checkpoint -> Transformers folder")
-    convert.add_argument("checkpoint", help="student_depthmap.pt / .safetensors, a folder, or a hub id org/name[/file]")
+    convert.add_argument("checkpoint", help="student_depthmap.pt / student_pointmap.pt / .safetensors, a folder, "
+                         "or a hub id org/name[/file]")
     convert.add_argument("output_dir")
     convert.add_argument("--num-attention-heads", type=int, default=None,
                          help="ViT heads (default: from the RoPE buffer, else the official 20)")
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
     convert.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT_DIR")
     convert.set_defaults(func=run_convert)
 
-    depth = subparsers.add_parser("depth", help="metric depth, colour map and point cloud per image")
+    depth = subparsers.add_parser("depth", help="metric depth, colour map and point cloud per image (a point-map "
+                                  "model also writes _points.npy, _mask.npy and the recovered cam_in .json)")
     depth.add_argument("images", nargs="+")
     depth.add_argument("--model", required=True, help="converted folder or hub id")
     depth.add_argument("--output", required=True, help="output folder")
@@ -27,6 +29,9 @@ def register(subparsers) -> None:
     focal.add_argument("--focal-length-px", type=float, help="focal length in pixels of the input images")
     focal.add_argument("--assume-fov", type=float, metavar="DEG",
                        help="assume this horizontal field of view for images without <stem>.json")
+    focal.add_argument("--intrinsics-model", metavar="POINTMAP_DIR",
+                       help="images without a focal length (flag or <stem>.json) get the intrinsics a "
+                            "Student-PointMap model recovers from them")
     depth.add_argument("--prompt-depth", nargs="+", default=None, metavar="FILE",
                        help="teacher models: one sparse metric depth per image, in order (.npy metres or "
                             ".png uint16 millimetres, 0 = missing, the image's own size): depth completion")
@@ -34,16 +39,34 @@ def register(subparsers) -> None:
     depth.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     depth.add_argument("--max-megapixels", type=float, default=MAX_IMAGE_MEGAPIXELS,
                        help="refuse larger images (memory grows ~100 bytes per pixel); raise it for big images")
+    depth.add_argument("--resolution-level", type=int, default=9, help="point-map models: 0..9, ViT tokens")
+    depth.add_argument("--num-tokens", type=int, default=None, help="point-map models: ViT tokens (overrides level)")
     depth.set_defaults(func=run_depth)
 
 
 def run_convert(args: argparse.Namespace) -> int:
     from ma_vlm.encoders.convert_official import convert_checkpoint
+    from ma_vlm.encoders.convert_pointmap import read_pointmap_checkpoint
 
+    pointmap = read_pointmap_checkpoint(args.checkpoint)
+    if pointmap is not None:  # MoGe format {"model_config", "model"}: Student-PointMap
+        return run_convert_pointmap(args, pointmap)
     model = convert_checkpoint(args.checkpoint, args.output_dir, args.num_attention_heads,
                                tuple(args.tap_layers) if args.tap_layers else None, args.overwrite)
     count = sum(p.numel() for p in model.parameters())
     print(f"wrote {args.output_dir}: MetricAnythingForDepthEstimation, {count:,} parameters")
+    return 0
+
+
+def run_convert_pointmap(args: argparse.Namespace, loaded) -> int:
+    from ma_vlm.encoders.convert_pointmap import convert_pointmap_checkpoint
+
+    if args.tap_layers:
+        raise MaVlmInputError("--tap-layers is for Student-DepthMap; a point-map checkpoint's model_config names its taps")
+    model = convert_pointmap_checkpoint(args.checkpoint, args.output_dir, args.num_attention_heads, args.overwrite,
+                                        loaded=loaded)
+    count = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.output_dir}: MetricAnythingForPointMapEstimation, {count:,} parameters")
     return 0
 
 
@@ -104,6 +127,16 @@ def planned_outputs(paths: list[Path], output: Path) -> list[tuple[Path, Path]]:
 
 
 def run_depth(args: argparse.Namespace) -> int:
+    from ma_vlm.pointmap.inference import is_pointmap_model
+
+    if is_pointmap_model(args.model):
+        from ma_vlm.pointmap.cli import run_depth_pointmap
+
+        return run_depth_pointmap(args)
+    return run_depth_model(args)
+
+
+def run_depth_model(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -129,9 +162,17 @@ def run_depth(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_depth_model(args.model, dtype=getattr(torch, args.dtype)).to(device)
     processor = MetricAnythingImageProcessor.from_pretrained(args.model)
+    estimate_intrinsics = None
+    if args.intrinsics_model is not None:
+        from ma_vlm.pointmap.cli import IntrinsicsFromPointMap
+
+        estimate_intrinsics = IntrinsicsFromPointMap(args.intrinsics_model, device)
     for index, path in enumerate(tqdm(paths, desc="depth", unit="image")):
         image = open_image(path, args.max_megapixels)
-        intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
+        if estimate_intrinsics is not None and args.focal_length_px is None and not path.with_suffix(".json").exists():
+            intrinsics = estimate_intrinsics(path, image)
+        else:
+            intrinsics = camera_for_image(path, image.width, image.height, args.focal_length_px, args.assume_fov)
         prompt = None
         if args.prompt_depth is not None:
             if not model.config.use_prompt:
