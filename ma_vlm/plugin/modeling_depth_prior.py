@@ -26,6 +26,7 @@ import inspect
 import torch
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.utils import ModelOutput
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.plugin.configuration_depth_prior import DepthPriorConfig
@@ -174,14 +175,15 @@ def _wrap_image_features(model, prior: DepthPrior, family) -> None:
             output.pooler_output = _rebuild(prior.replace_rows(depth, grids), like)
             return output if arguments.get("return_dict") is not False else output.to_tuple()
         output = original(*args, **kwargs)
-        pooled = output.pooler_output if isinstance(output, BaseModelOutputWithPooling) else output[1]
+        is_output = isinstance(output, ModelOutput)  # Idefics3 sets pooler_output on a plain BaseModelOutput
+        pooled = output.pooler_output if is_output else output[1]
         rows = list(pooled)
         if mode == "cross_attention":
             prior._memory = prior.memory(prior.run_tower(None))
             return output
         grids = family.grids(inner, arguments, [row.shape[0] for row in rows])
         rows = prior.fuse_rows(prior.run_tower(len(rows)), rows, grids)
-        if isinstance(output, BaseModelOutputWithPooling):
+        if is_output:
             output.pooler_output = _rebuild(rows, pooled)
             return output
         return (output[0], _rebuild(rows, pooled), *output[2:])

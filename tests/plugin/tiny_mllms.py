@@ -98,3 +98,16 @@ def qwen_inputs(batch=1, seed=2):
     patches = torch.randn(batch * 16, 3 * 2 * 4 * 4, generator=generator)
     return {"input_ids": input_ids, "pixel_values": patches, "image_grid_thw": torch.tensor([[1, 4, 4]] * batch),
             "mm_token_type_ids": mm_token_type_ids}
+
+
+def tiny_llava_next(seed=0):
+    """LLaVA-NeXT with one 32 px pinpoint: base 16 tokens + 4x4 unpadded + 4 newlines = 36 per image."""
+    from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
+
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                              image_size=32, patch_size=8)
+    config = LlavaNextConfig(vision_config=vision, text_config=LlamaConfig(**TEXT), image_token_id=IMAGE_TOKEN_ID,
+                             image_grid_pinpoints=[[32, 32]], vision_feature_layer=-1,
+                             vision_feature_select_strategy="default")
+    torch.manual_seed(seed)
+    return LlavaNextForConditionalGeneration(config).eval()
