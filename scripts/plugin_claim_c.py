@@ -139,7 +139,7 @@ def build_depth_model(path):
 
 def encode(processor, depth_processor, items, with_answers: bool):
     """Processor outputs (+ labels on the answer tokens only, + depth inputs) for SynthSpatial items."""
-    from ma_vlm.benchmarks.prompts import synthspatial_prompt
+    from ma_vlm.benchmarks.spatial.question_prompts import synthspatial_prompt
     from ma_vlm.plugin import depth_prior_inputs
 
     prompts, full, images = [], [], []
@@ -189,7 +189,7 @@ def train(model, processor, depth_processor, train_items, args, seed, output):
 def evaluate(model, processor, depth_processor, test_items, batch_size=8):
     from tqdm import tqdm
 
-    from ma_vlm.benchmarks.scoring import score_items
+    from ma_vlm.benchmarks.spatial.scoring import score_items
 
     model.eval()
     scored = []
