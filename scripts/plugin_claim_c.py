@@ -7,7 +7,7 @@ same steps, both trained on SynthSpatial's train split (LoRA r=8 on q/v + the LL
   - plugin:   the same MLLM + `add_depth_prior(mode="add", position_encoding_3d=True)` with a Metric
               Anything tower (random tiny unless --depth-model names a pretrained folder); the plugin
               layers train as well.
-Both are scored on the test split with the VSI-style scorer (`ma_vlm.benchmarks.scoring.score_items`).
+Both are scored on the test split with the VSI-style scorer (`ma_vlm.benchmarks.spatial.scoring.score_items`).
 
     python scripts/plugin_claim_c.py --output runs/plugin_claim_c            # makes its data first
     python scripts/plugin_claim_c.py --synthspatial DIR --output OUT --steps 60 --seeds 0 1
