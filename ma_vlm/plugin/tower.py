@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.geometry import backproject_pixels, check_intrinsics
 
 
 @dataclass
@@ -33,25 +34,15 @@ class DepthTokens:
     grid: tuple[int, int]
 
 
-def check_intrinsics(intrinsics, batch: int, device) -> torch.Tensor:
-    """(B, 4) [fx, fy, cx, cy] pixels of the depth pixel_values; one-line errors for anything else."""
+def require_intrinsics(intrinsics, batch: int, device) -> torch.Tensor:
+    """(B, 4) [fx, fy, cx, cy] pixels of the depth pixel_values (`ma_vlm.geometry.check_intrinsics`)."""
     if intrinsics is None:
         raise MaVlmInputError(
             "the depth prior needs depth_prior_intrinsics: (B, 4) [fx, fy, cx, cy] in pixels of "
-            "depth_prior_pixel_values (MetricAnythingImageProcessor rescales them; or assume a field of view "
-            "explicitly with ma_vlm.geometry.Intrinsics.from_fov)"
+            "depth_prior_pixel_values (ma_vlm.plugin.depth_prior_inputs rescales a camera to them; or assume "
+            "a field of view explicitly with ma_vlm.geometry.focal_length_from_fov)"
         )
-    intrinsics = torch.as_tensor(intrinsics, dtype=torch.float32, device=device)
-    if intrinsics.ndim == 1:
-        intrinsics = intrinsics[None].expand(batch, 4)
-    if tuple(intrinsics.shape) != (batch, 4):
-        raise MaVlmInputError(
-            f"depth_prior_intrinsics must be ({batch}, 4) [fx, fy, cx, cy], got {tuple(intrinsics.shape)}; "
-            "give one row per depth image"
-        )
-    if not torch.isfinite(intrinsics).all() or (intrinsics[:, :2] <= 0).any():
-        raise MaVlmInputError("depth_prior_intrinsics must be finite with fx, fy > 0 pixels")
-    return intrinsics
+    return check_intrinsics(intrinsics, batch, device)
 
 
 def token_centres_px(grid: tuple[int, int], size_hw: tuple[int, int], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,10 +58,7 @@ def token_centres_px(grid: tuple[int, int], size_hw: tuple[int, int], device) ->
 def backproject_tokens(token_depth: torch.Tensor, intrinsics: torch.Tensor, grid, size_hw) -> torch.Tensor:
     """(B, N) metres + (B, 4) intrinsics -> (B, N, 3) camera-frame points at the token centres."""
     u, v = token_centres_px(grid, size_hw, token_depth.device)
-    fx, fy, cx, cy = intrinsics.to(token_depth.dtype).unbind(-1)
-    x = (u[None] - cx[:, None]) / fx[:, None] * token_depth
-    y = (v[None] - cy[:, None]) / fy[:, None] * token_depth
-    return torch.stack([x, y, token_depth], dim=-1)
+    return backproject_pixels(u, v, token_depth, intrinsics)
 
 
 def _accepts_intrinsics(depth_model) -> bool:
@@ -81,8 +69,9 @@ def run_depth_tower(depth_model, pixel_values: torch.Tensor, intrinsics) -> Dept
     """ONE forward of `MetricAnythingForDepthEstimation` -> `DepthTokens`.
 
     pixel_values: (B, 3, S, S) from `MetricAnythingImageProcessor`; intrinsics: (B, 4) pixels of them.
-    When the tower returns `token_depth`/`token_points` itself they are used as they are; otherwise the
-    predicted depth is averaged over each patch and the patch centres are back-projected.
+    The tower returns `token_depth`/`token_points` itself; for a depth model without them (an older
+    one, or a wrapper), the predicted depth is averaged over each patch and the patch centres are
+    back-projected.
     """
     if not hasattr(depth_model, "head"):
         raise MaVlmInputError(
@@ -95,7 +84,7 @@ def run_depth_tower(depth_model, pixel_values: torch.Tensor, intrinsics) -> Dept
             f"got {None if pixel_values is None else tuple(pixel_values.shape)}"
         )
     batch = pixel_values.shape[0]
-    intrinsics = check_intrinsics(intrinsics, batch, pixel_values.device)
+    intrinsics = require_intrinsics(intrinsics, batch, pixel_values.device)
     trainable = any(p.requires_grad for p in depth_model.parameters())
     with torch.set_grad_enabled(torch.is_grad_enabled() and trainable):
         if _accepts_intrinsics(depth_model):

@@ -21,7 +21,9 @@ def test_depth_prior_inputs_rescale_intrinsics_to_the_network_square():
     image = np.zeros((96, 128, 3), np.uint8)
     inputs = depth_prior_inputs(MetricAnythingImageProcessor(size=512), [image], [[100.0, 90.0, 64.0, 48.0]])
     assert inputs["depth_prior_pixel_values"].shape == (1, 3, 512, 512)
-    torch.testing.assert_close(inputs["depth_prior_intrinsics"], torch.tensor([[400.0, 480.0, 256.0, 256.0]]))
+    # fx, fy scale separately; principal point with integer pixel centres: (c + 0.5) * s - 0.5
+    expected = [[400.0, 480.0, 64.5 * 4 - 0.5, 48.5 * 512 / 96 - 0.5]]
+    torch.testing.assert_close(inputs["depth_prior_intrinsics"], torch.tensor(expected))
 
 
 def test_resampling_keeps_a_constant_field_and_changes_the_grid():
