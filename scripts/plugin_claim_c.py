@@ -105,19 +105,20 @@ class MemoisedTower(torch.nn.Module):
         self.head = depth_model.head
         self.cache: dict[str, tuple] = {}
 
-    def forward(self, pixel_values, focal_length_px, return_dict=True):
+    def forward(self, pixel_values, intrinsics, return_dict=True):
         from ma_vlm.encoders import MetricAnythingDepthEstimatorOutput
 
-        keys = [hashlib.sha1(p.detach().cpu().numpy().tobytes() + f.detach().cpu().numpy().tobytes()).hexdigest()
-                for p, f in zip(pixel_values, focal_length_px)]  # fmt: skip
+        fields = ("last_hidden_state", "predicted_depth", "token_depth", "token_points", "intrinsics")
+        keys = [hashlib.sha1(p.detach().cpu().numpy().tobytes() + k.detach().cpu().numpy().tobytes()).hexdigest()
+                for p, k in zip(pixel_values, intrinsics)]  # fmt: skip
         todo = [i for i, k in enumerate(keys) if k not in self.cache and keys.index(k) == i]
         if todo:
             with torch.no_grad():
-                out = self.inner(pixel_values=pixel_values[todo], focal_length_px=focal_length_px[todo])
+                out = self.inner(pixel_values=pixel_values[todo], intrinsics=intrinsics[todo])
             for row, index in enumerate(todo):
-                self.cache[keys[index]] = (out.last_hidden_state[row], out.predicted_depth[row])
-        hidden, depth = zip(*(self.cache[k] for k in keys))
-        return MetricAnythingDepthEstimatorOutput(last_hidden_state=torch.stack(hidden), predicted_depth=torch.stack(depth))
+                self.cache[keys[index]] = tuple(getattr(out, name)[row] for name in fields)
+        rows = [self.cache[k] for k in keys]
+        return MetricAnythingDepthEstimatorOutput(**{name: torch.stack([r[i] for r in rows]) for i, name in enumerate(fields)})
 
 
 def build_depth_model(path):
