@@ -12,6 +12,10 @@ Both are scored on the test split with the VSI-style scorer (`ma_vlm.benchmarks.
     python scripts/plugin_claim_c.py --output runs/plugin_claim_c            # makes its data first
     python scripts/plugin_claim_c.py --synthspatial DIR --output OUT --steps 60 --seeds 0 1
 
+Seen on the shared 2-core CPU (load ~13): 60-110 s per training step (SmolLM2-135M, batch 2) and
+~70 s per batch of 8 answers, so `--steps 12 --batch-size 2` with all 57 test questions takes ~27 min
+per arm; give it time (or a GPU).
+
 The frozen tower's output is memoised per image (`MemoisedTower`): identical numbers, one tower
 pass per distinct image instead of one per question, to keep the run to minutes on a CPU.
 """
