@@ -316,10 +316,12 @@ class MAVLAPolicy(PreTrainedPolicy):
         teacher_size = teacher.config.image_size
         pixel_values = F.interpolate(images, size=(teacher_size, teacher_size), mode="bilinear", antialias=True)
         pixel_values = (pixel_values - self.image_mean) / self.image_std
-        fx = self._intrinsics(camera)[0] * teacher_size / images.shape[-1]
-        output = teacher(pixel_values=pixel_values, focal_length_px=fx)
-        # The teacher's own `token_depth` lives on its token grid; the policy needs its own grid,
-        # so pool the teacher's dense metric depth the same way as recorded depth.
+        scale = torch.tensor([teacher_size / images.shape[-1], teacher_size / images.shape[-2]] * 2)
+        intrinsics = (torch.tensor(self._intrinsics(camera)) * scale).expand(images.shape[0], 4).to(images)
+        output = teacher(pixel_values=pixel_values, intrinsics=intrinsics)
+        if output.token_depth is not None and output.token_depth.shape[1] == (size // PATCH_SIZE) ** 2:
+            return output.token_depth  # the tower's one-pass token depth, on the policy's own grid
+        # otherwise the teacher's tokens sit on another grid: pool its dense metric depth instead
         return token_depth_from_map(output.predicted_depth, size)
 
     def _teacher(self) -> nn.Module:

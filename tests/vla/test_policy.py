@@ -113,3 +113,27 @@ def test_batch_without_the_instruction_tokens_fails_clearly(build_policy, demo_r
     del batch["observation.language.tokens"]
     with pytest.raises(MaVlmInputError, match="preprocessor"):
         policy.forward(batch)
+
+
+def test_distillation_target_is_the_teachers_token_depth(build_policy, demo_root, tmp_path):
+    """With depth_teacher_path the head learns the frozen tower's one-pass `token_depth`, computed
+    with the dataset's intrinsics; the deployed policy needs no depth key."""
+    import ma_vlm.encoders  # noqa: F401
+    from ma_vlm.encoders import PRESETS, MetricAnythingForDepthEstimation, preset_config
+
+    backbone = dict(PRESETS["tiny"]["backbone_config"], image_size=64)  # 4x4 tokens per 64 px tile
+    teacher = MetricAnythingForDepthEstimation(preset_config("tiny", image_size=256, backbone_config=backbone,
+                                                             tile_overlaps=(0.5, 0.5)))
+    teacher.save_pretrained(tmp_path / "teacher")
+    policy, pre, _, _ = build_policy(tower_image_size=64, depth_teacher_path=str(tmp_path / "teacher"))
+    batch = _batch(demo_root, policy.config, pre, size=2)
+    fx, fy, cx, cy = policy.config.camera_intrinsics["corner4"]
+    images = torch.nn.functional.interpolate(batch["observation.images.corner4"], size=(256, 256), mode="bilinear",
+                                             antialias=True)
+    expected = teacher.eval()(pixel_values=(images - policy.image_mean) / policy.image_std,
+                              intrinsics=torch.tensor([[fx * 8, fy * 8, cx * 8, cy * 8]] * 2)).token_depth
+    assert torch.allclose(policy._token_depth_target(batch, "corner4"), expected)
+    policy.train()
+    del batch["observation.depth.corner4"]
+    loss, logs = policy.forward(batch)
+    assert torch.isfinite(loss) and logs["depth_loss"] > 0
