@@ -23,9 +23,9 @@ from ma_vlm.vla.metaworld_env import MetaWorldRGBDEnv, check_tasks
 
 def load_policy(policy_dir: str | Path):
     """(policy, preprocessor, postprocessor) from a `pretrained_model` folder of lerobot-train."""
-    import ma_vlm.vla.processor_ma_vla  # noqa: F401  (registers the tokenizer step)
     from lerobot.policies.factory import make_pre_post_processors
 
+    import ma_vlm.vla.processor_ma_vla  # noqa: F401  (registers the tokenizer step)
     from ma_vlm.vla.modeling_ma_vla import MAVLAPolicy
 
     policy = MAVLAPolicy.from_pretrained(str(policy_dir)).eval()

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from lerobot.policies.pretrained import PreTrainedPolicy
+from torch import Tensor, nn
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.vla.configuration_ma_vla import MAVLAConfig
@@ -27,9 +26,9 @@ from ma_vlm.vla.features import (
     ACTION_KEY,
     ACTION_PAD_KEY,
     INTRINSICS_INFO_KEY,
-    METRES_PER_UNIT,
     LANGUAGE_MASK_KEY,
     LANGUAGE_TOKENS_KEY,
+    METRES_PER_UNIT,
     STATE_KEY,
     depth_key,
     image_key,

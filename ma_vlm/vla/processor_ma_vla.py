@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
 from lerobot.processor import (
     PolicyAction,
     PolicyProcessorPipeline,
