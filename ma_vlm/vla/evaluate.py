@@ -97,7 +97,13 @@ def evaluate(policy_dir: str | Path, tasks: list[str], episodes: int, output: st
                 save_gif(frames, output / f"{task}_seed{seed_start + episode}_{'success' if success else 'fail'}.gif")
         env.close()
         per_task[task] = {"success_rate": float(np.mean([o["success"] for o in outcomes])), "episodes": outcomes}
-    results = {
+        results = _summary(policy, policy_dir, per_task, calls, chunks)
+        write_json_atomic(output / "results.json", results)  # after each task: a long run shows progress
+    return results
+
+
+def _summary(policy, policy_dir, per_task: dict, calls: list[float], chunks: list[float]) -> dict:
+    return {
         "policy": str(policy_dir),
         "tasks": per_task,
         "mean_success_rate": float(np.mean([t["success_rate"] for t in per_task.values()])),
@@ -107,18 +113,17 @@ def evaluate(policy_dir: str | Path, tasks: list[str], episodes: int, output: st
         "n_action_steps": policy.config.n_action_steps,
         "torch_threads": torch.get_num_threads(),
     }
-    write_json_atomic(output / "results.json", results)
-    return results
 
 
 def ablation_table(runs: dict[str, str | Path], output: str | Path) -> str:
     """Markdown table (one row per run, one column per task) from `results.json` files."""
     loaded = {name: json.loads((Path(path) / "results.json").read_text()) for name, path in runs.items()}
-    tasks = list(next(iter(loaded.values()))["tasks"])
+    tasks = list(dict.fromkeys(task for result in loaded.values() for task in result["tasks"]))
     header = "| policy | " + " | ".join(tasks) + " | mean | ms/chunk | ms/action |"
     lines = [header, "|" + "---|" * (len(tasks) + 4)]
     for name, result in loaded.items():
-        cells = [f"{result['tasks'][t]['success_rate']:.0%} ({len(result['tasks'][t]['episodes'])})" for t in tasks]
+        cells = [f"{result['tasks'][t]['success_rate']:.0%} ({len(result['tasks'][t]['episodes'])})"
+                 if t in result["tasks"] else "not run" for t in tasks]
         lines.append(
             f"| {name} | " + " | ".join(cells)
             + f" | {result['mean_success_rate']:.0%} | {result['latency_ms_per_chunk']:.0f} | {result['latency_ms_per_action']:.1f} |"
