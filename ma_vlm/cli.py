@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "ma_vlm.data.cli",
     "ma_vlm.pretrain.cli",
     "ma_vlm.pointmap.cli",
+    "ma_vlm.vla.cli",
     "ma_vlm.benchmarks.cli",  # ``ma-vlm eval`` and all its benchmark sub-commands
     "ma_vlm.demo.cli",
 ]
