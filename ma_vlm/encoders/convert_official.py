@@ -288,7 +288,7 @@ def convert_checkpoint(
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise MaVlmInputError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite")
     source = resolve_checkpoint(checkpoint)
-    if output_dir.exists():
+    if output_dir.exists() and any(output_dir.iterdir()):  # an empty folder has nothing to protect
         check_replaceable(output_dir, source)
     state = load_official_state_dict(source)
     config = infer_config(state, num_attention_heads, tap_layers)
