@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
 EXTRAS := dev,llm,data,vla,eval
 
-.PHONY: setup test demo clean-venv
+.PHONY: setup test demo pretrain-small clean-venv
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ test: setup
 
 demo: setup
 	bash scripts/demo.sh
+
+# Teacher + student of the CPU-sized pretrained tower (README: what it gives, how long it takes)
+pretrain-small: setup
+	bash scripts/pretrain_small.sh
 
 clean-venv:
 	rm -rf $(VENV)
