@@ -24,8 +24,8 @@ def test_halving_the_focal_length_halves_the_predicted_depth(tiny_model_config):
 
 
 def test_median_oracle_predicts_the_true_median_and_lowres_prompts_are_block_means():
-    from ma_vlm.data.baselines import MedianOracle
-    from ma_vlm.data.prompts import parse_prompt_spec
+    from ma_vlm.benchmarks.depth.baselines import MedianOracle
+    from ma_vlm.data.sparse_prompts import parse_prompt_spec
 
     depth = np.arange(1, 65, dtype=np.float32).reshape(8, 8)
     depth[0, 0] = 0.0  # invalid
@@ -38,7 +38,7 @@ def test_median_oracle_predicts_the_true_median_and_lowres_prompts_are_block_mea
 
 
 def test_delaunay_densifier_equals_linear_interpolation_and_is_exact_on_a_plane():
-    from ma_vlm.data.baselines import InterpolationBaseline
+    from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
     from ma_vlm.encoders.prompt_fusion import densify_prompt_delaunay
 
     rows, cols = np.mgrid[0:40, 0:50]

@@ -22,7 +22,7 @@ def load_predictor(model: str):
     """``baseline:nearest`` | ``baseline:linear`` | ``baseline:median_oracle`` | a folder saved by
     ``MetricAnythingForDepthEstimation.save_pretrained`` (with its image processor)."""
     if model == "baseline:median_oracle":
-        from ma_vlm.data.baselines import MedianOracle
+        from ma_vlm.benchmarks.depth.baselines import MedianOracle
 
         return MedianOracle()
     if model.startswith("baseline:"):
