@@ -80,5 +80,5 @@ def relu_floor_penalty(pre_activation: torch.Tensor) -> torch.Tensor:
 
 
 def model_uses_prompt(model) -> bool:
-    config = getattr(model, "config", None) or model.module.config
-    return bool(config.use_prompt)
+    # Unwrap first: a DeepSpeedEngine (accelerate + DeepSpeed) has its own `config`, a dict.
+    return bool(getattr(model, "module", model).config.use_prompt)

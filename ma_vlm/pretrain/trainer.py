@@ -132,7 +132,8 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     accelerator = Accelerator(mixed_precision=train.mixed_precision,
                               gradient_accumulation_steps=train.gradient_accumulation_steps,
                               step_scheduler_with_optimizer=False,
-                              dataloader_config=DataLoaderConfiguration(dispatch_batches=False))
+                              dataloader_config=DataLoaderConfiguration(dispatch_batches=False),
+                              kwargs_handlers=_process_group_kwargs())
     is_main = accelerator.is_main_process
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -224,6 +225,21 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
+
+
+def _process_group_kwargs() -> list:
+    """gloo for a launched run (LOCAL_RANK set) on a machine without CUDA.
+
+    Why: under `accelerate launch` with DeepSpeed, accelerate picks the process-group backend from
+    the GPU type and has none on a CPU machine; DeepSpeed then starts gloo itself, but accelerate,
+    having no backend, counts 1 process, so every rank acts as the main one (we saw two ranks
+    write the same checkpoint folder). accelerate's `use_cpu` does not help: it turns DeepSpeed off.
+    """
+    from accelerate.utils import InitProcessGroupKwargs
+
+    if os.environ.get("LOCAL_RANK") is None or torch.cuda.is_available():
+        return []
+    return [InitProcessGroupKwargs(backend="gloo")]
 
 
 def _finished_summary(output_dir: Path, max_steps: int) -> dict | None:

@@ -40,8 +40,8 @@ def test_deepspeed_zero2_on_two_cpu_processes_matches_the_single_process_loss(tm
     run_training(tiny_recipe, tmp_path / "single", progress=False)
     zero2, single = _losses(tmp_path / "zero2"), _losses(tmp_path / "single")
     assert len(zero2) == len(single) == 3
-    # Step 1 is before any update: only the gradient-matching term's normalisation (pairs counted
-    # per process instead of per batch) separates them; later steps add that to the gradients.
-    assert zero2[0] == pytest.approx(single[0], rel=1e-2), (zero2, single)
-    assert zero2 == pytest.approx(single, rel=3e-2), (zero2, single)
+    # Same examples per step; sharding could only change the gradient-matching term's normalisation
+    # (valid pairs counted per process), which is equal here (same-size, fully valid renders), and
+    # the order of the gradient sums. Measured: equal to 8 digits (2.03431702, 2.00386238, 1.97144222).
+    assert zero2 == pytest.approx(single, rel=1e-4), (zero2, single)
     assert (tmp_path / "zero2" / "model" / "model.safetensors").is_file()
