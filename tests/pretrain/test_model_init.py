@@ -33,7 +33,7 @@ def test_a_fresh_model_starts_at_a_plausible_depth_and_its_loss_falls(tiny_model
         size = tiny_model_config.image_size
         pixels = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed))
         with capture_head_pre_activation(model) as captured:
-            out = model(pixels, focal_length_px=float(size))
+            model(pixels, focal_length_px=float(size))
         # Every pixel starts at the configured canonical inverse depth, above the final ReLU.
         assert torch.allclose(captured["pre_activation"], torch.tensor(0.5))
         # Residual units start as identities; the neck/decoder convs are not torch's shrinking default.
