@@ -13,6 +13,7 @@ from copy import deepcopy
 from huggingface_hub.dataclasses import strict
 from transformers import Dinov2Config, DINOv3ViTConfig, PreTrainedConfig
 
+from ma_vlm.encoders.depth_units import INVERSE_DEPTH_CLAMP  # noqa: F401 (defined with its conversions)
 from ma_vlm.errors import MaVlmInputError
 
 # The official ViT-H+/16 as Transformers' DINOv3ViTConfig sees it (shared/reference spec, sec. 11).
@@ -57,9 +58,6 @@ class MetricAnythingViTConfig(DINOv3ViTConfig):
 _BACKBONE_CONFIGS = {"dinov3_vit": MetricAnythingViTConfig, "metric_anything_vit": MetricAnythingViTConfig,
                      "dinov2": Dinov2Config}
 SUPPORTED_BACKBONES = tuple(_BACKBONE_CONFIGS)
-# Metric inverse depth is clamped to this range (1/m) before inversion, so depth lies in
-# [1e-3, 1e3] metres, as in the official code.
-INVERSE_DEPTH_CLAMP = (1e-3, 1e3)
 
 
 @strict
