@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
 EXTRAS := dev,llm,data,vla,eval
 
-.PHONY: setup test demo clean-venv
+.PHONY: setup test demo pretrain-small clean-venv
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	# LeRobot plugins: installed distributions named lerobot_policy_* / lerobot_env_* are imported by
 	# lerobot-train / lerobot-eval, so --policy.type=ma_vla and --env.type=ma_metaworld work without flags
 	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld
+	# DeepSpeed (the [deepspeed] extra's pin) builds from an sdist whose setup.py imports torch: without
+	# --no-build-isolation uv would download a second torch into a throw-away build env
+	uv pip install --python $(PY) --no-build-isolation 'deepspeed==0.19.8'
 	@touch $@
 
 test: setup
@@ -33,6 +36,10 @@ test: setup
 BUDGET ?= small
 demo: setup
 	$(VENV)/bin/ma-vlm demo --output outputs/demo --budget $(BUDGET) $(if $(FROM),--from $(FROM)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
+
+# Teacher + student of the CPU-sized pretrained tower (README: what it gives, how long it takes)
+pretrain-small: setup
+	bash scripts/pretrain_small.sh
 
 clean-venv:
 	rm -rf $(VENV)

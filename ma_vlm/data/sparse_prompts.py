@@ -7,7 +7,7 @@ depth is valid (> 0), copying their values unchanged: the prompt carries the sou
 scale, never invented values. ``NoPrompt`` returns ``None`` (the prompt-free path).
 
 ``parse_prompt_spec("uniform:0.01")`` builds a sampler from the strings the CLI and recipes use:
-``none``, ``uniform:RATIO``, ``lidar:LINES``, ``grid:FACTOR``, ``radar:N``, ``extreme:N``,
+``none``, ``uniform:RATIO``, ``lidar:LINES``, ``grid:FACTOR``, ``lowres:FACTOR``, ``radar:N``, ``extreme:N``,
 ``blobs:KEEP_RATIO``, ``holes:HOLE_RATIO``, and mixtures ``mix:SPEC@WEIGHT,SPEC@WEIGHT``.
 """
 
@@ -118,6 +118,31 @@ class GridPrompt:
 
 
 @dataclass(frozen=True)
+class LowResolutionPrompt:
+    """Super-resolution from a low-resolution depth map: the mean of the valid depth of each
+    ``factor`` x ``factor`` block (what a sensor with ``factor``x fewer pixels per side measures,
+    mixed depths at edges included), placed at the block's centre pixel. Blocks without valid
+    depth stay empty. Unlike ``grid`` (point samples), values are block averages."""
+
+    factor: int
+
+    def __call__(self, depth_m, seed=0) -> np.ndarray:
+        depth = check_depth(depth_m)
+        height, width = depth.shape
+        rows, cols = -(-height // self.factor), -(-width // self.factor)
+        padded = np.zeros((rows * self.factor, cols * self.factor), np.float64)
+        padded[:height, :width] = np.where(depth > 0, depth, 0.0)
+        blocks = padded.reshape(rows, self.factor, cols, self.factor)
+        counts = (blocks > 0).sum(axis=(1, 3))
+        means = blocks.sum(axis=(1, 3)) / np.maximum(counts, 1)
+        out = np.zeros_like(depth)
+        centre_rows = np.minimum(np.arange(rows) * self.factor + self.factor // 2, height - 1)
+        centre_cols = np.minimum(np.arange(cols) * self.factor + self.factor // 2, width - 1)
+        out[np.ix_(centre_rows, centre_cols)] = np.where(counts > 0, means, 0.0)
+        return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
 class RadarPrompt:
     """Radar-like: ``num_points`` returns (fewer if the band has fewer valid pixels) inside a
     horizontal band of ``band_ratio`` of the image height around the centre row (radar has
@@ -209,6 +234,7 @@ _FAMILIES = {
     "uniform": (UniformPrompt, float, lambda v: 0 < v <= 1, "a ratio in (0, 1], e.g. uniform:0.01"),
     "lidar": (LidarPrompt, int, lambda v: v >= 1, "a line count >= 1, e.g. lidar:64"),
     "grid": (GridPrompt, int, lambda v: v >= 2, "a block size >= 2, e.g. grid:8 or grid:16"),
+    "lowres": (LowResolutionPrompt, int, lambda v: v >= 2, "a downsampling factor >= 2, e.g. lowres:8 or lowres:16"),
     "radar": (RadarPrompt, int, lambda v: v >= 1, "a point count >= 1, e.g. radar:100"),
     "extreme": (ExtremePrompt, int, lambda v: v >= 1, "a point count >= 1, e.g. extreme:5"),
     "blobs": (BlobsPrompt, float, lambda v: 0 < v <= 1, "a kept ratio in (0, 1], e.g. blobs:0.3"),

@@ -90,6 +90,12 @@ class MetricAnythingConfig(PreTrainedConfig):
         use_prompt_fusion (`bool`): teacher only: after the head, blend the prediction with the
             densified prompt through a zero-initialised per-pixel gate
             (`ma_vlm.encoders.prompt_fusion`); False keeps decoder injection only.
+        prompt_densifier (`str`): teacher only: how the sparse prompt is densified before the decoder
+            and the fusion read it: "delaunay" (exact piecewise-linear interpolation in canonical
+            inverse depth, what `baseline:linear` does) or "pyramid" (normalised convolution).
+        head_init_canonical_inverse_depth (`float`): the value a freshly initialised head predicts
+            everywhere (canonical inverse depth; 0.5 is ~2 m at a 53 degree field of view), see
+            `MetricAnythingPreTrainedModel._init_weights`. Unused when weights are loaded.
     """
 
     model_type = "metric_anything"
@@ -110,6 +116,8 @@ class MetricAnythingConfig(PreTrainedConfig):
     use_prompt: bool = False
     prompt_hidden_size: int | None = None
     use_prompt_fusion: bool = True
+    prompt_densifier: str = "delaunay"
+    head_init_canonical_inverse_depth: float = 0.5
 
     def __post_init__(self, **kwargs):
         backbone = self.backbone_config

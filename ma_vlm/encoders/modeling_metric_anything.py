@@ -24,9 +24,10 @@ from ma_vlm.encoders.decoder_metric_anything import (
     MetricAnythingHead,
     MetricAnythingNeck,
     MetricAnythingPromptLayer,
+    ResidualConvUnit,
 )
 from ma_vlm.encoders.depth_units import canonical_to_inverse_depth, depth_to_canonical, inverse_depth_to_depth
-from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion, densify_prompt
+from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion, densify_prompt, densify_prompt_delaunay
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import backproject_pixels, check_intrinsics
@@ -71,12 +72,16 @@ class MetricAnythingDepthEstimatorOutput(ModelOutput):
     token_points: (B, N, 3) metres, camera frame (OpenCV axes: x right, y down, z forward): the
         back-projection of each token's centre pixel at its `token_depth`.
     intrinsics: (B, 4) [fx, fy, cx, cy] in pixels of `pixel_values`, as used (`ma_vlm.geometry`).
+    network_inverse_depth: teacher with a prompt only: (B, S, S) metric inverse depth, 1/m, of
+        the network alone, before the prompt fusion blends in the densified prompt (training
+        supervises it too, so the network keeps learning where the fusion trusts the prompt).
     """
 
     loss: torch.FloatTensor | None = None
     predicted_depth: torch.FloatTensor | None = None
     inverse_depth: torch.FloatTensor | None = None
     canonical_inverse_depth: torch.FloatTensor | None = None
+    network_inverse_depth: torch.FloatTensor | None = None
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     token_depth: torch.FloatTensor | None = None
@@ -111,15 +116,65 @@ class MetricAnythingPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
-        # The ViT is a PreTrainedModel and initialises itself (Transformers dispatches per sub-model).
+        """The init a depth model trains from (whether built by `from_config`, `preset_config` or
+        the trainer); checkpoint weights are never touched (Transformers' `init.*` skip loaded ones).
+
+        Why not torch's default conv init: it shrinks the signal by ~1/sqrt(3) per layer, and we
+        measured a fresh model whose output varied by ~1e-5 around a constant and barely trained.
+        Transformers visits children before parents, so each part below re-initialises its own convs:
+        - neck and decoder convs: He-normal, linear gain; head convs: He-normal, ReLU gain;
+        - residual units start as identities (their second conv is zero);
+        - the head's last conv (before its final ReLU) starts constant: zero weights, bias
+          `config.head_init_canonical_inverse_depth`, so every pixel starts above the ReLU's kink
+          whatever the feature scale of this init. A He-scaled last conv put one seed's
+          pre-activations mostly below 0, where the ReLU gives no gradient, and even 2 % of He left
+          some pixels below 0 (the head's input features reach several units). Its weights get a
+          gradient at the first step, and the layers before it from the second;
+        - prompt layers and the prompt fusion: He (ReLU) hidden convs, zero output conv, so a new
+          teacher equals its student.
+        The ViT is a PreTrainedModel and initialises itself (Transformers dispatches per sub-model).
+        """
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-            init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's default conv init
+            init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's default, for convs outside the parts below
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, (MetricAnythingNeck, MetricAnythingDecoder)):
+            _init_part(module, "linear")
+        elif isinstance(module, MetricAnythingHead):
+            _init_part(module, "relu")
+            last = module[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
+            init.zeros_(last.weight)
+            init.constant_(last.bias, float(self.config.head_init_canonical_inverse_depth))
+        elif isinstance(module, MetricAnythingPromptFusion):
+            _init_part(module, "relu")
+
+
+def _init_part(part: nn.Module, gain_name: str) -> None:
+    """He-normal convs; then residual units become identities and prompt layers / the prompt
+    fusion get ReLU-gain hidden convs and a zero output conv (a new teacher equals its student)."""
+    for conv in _convolutions(part):
+        _he_normal(conv, gain_name)
+    for module in part.modules():
+        if isinstance(module, ResidualConvUnit):
+            init.zeros_(module.residual[-1].weight)
+            init.zeros_(module.residual[-1].bias)
         if isinstance(module, (MetricAnythingPromptLayer, MetricAnythingPromptFusion)):
-            # runs after their convs: zero the output conv, so a new teacher equals its student
+            _he_normal(module.convolution1, "relu")
+            _he_normal(module.convolution2, "relu")
             init.zeros_(module.convolution3.weight)
             init.zeros_(module.convolution3.bias)
+
+
+def _convolutions(module: nn.Module):
+    return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def _he_normal(conv: nn.Module, gain_name: str) -> None:
+    """He-normal (fan-in) weights, zero bias; a no-op on weights loaded from a checkpoint."""
+    fan_in = conv.weight.shape[0] if isinstance(conv, nn.ConvTranspose2d) else conv.weight[0].numel()
+    init.normal_(conv.weight, 0.0, nn.init.calculate_gain(gain_name) / fan_in**0.5)
+    if conv.bias is not None:
+        init.zeros_(conv.bias)
 
 
 class MetricAnythingModel(MetricAnythingPreTrainedModel):
@@ -259,6 +314,8 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         self.decoder = MetricAnythingDecoder(config)
         self.head = MetricAnythingHead(config)
         self.prompt_fusion = MetricAnythingPromptFusion() if config.use_prompt and config.use_prompt_fusion else None
+        if config.prompt_densifier not in ("delaunay", "pyramid"):
+            raise MaVlmInputError(f"prompt_densifier {config.prompt_densifier!r}: use 'delaunay' or 'pyramid'")
         if not config.use_prompt:
             # A prompt-free student built from a teacher's folder drops the teacher's prompt layers
             # by design; Transformers' load report need not list them as unexpected.
@@ -293,7 +350,8 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         prompt = None
         if prompt_depth is not None:
             sparse = self.prompt_in_canonical_units(prompt_depth, focal, batch)
-            dense, support = densify_prompt(sparse[:, :1], sparse[:, 1:])
+            densify = densify_prompt_delaunay if self.config.prompt_densifier == "delaunay" else densify_prompt
+            dense, support = densify(sparse[:, :1], sparse[:, 1:])
             prompt = torch.cat([dense, support], dim=1)
         # channels_last: oneDNN / cuDNN convolutions then run without a layout reorder around each
         # call; on CPU this halves the time of neck + decoder + head (perf/encoder_speed.py).
@@ -301,19 +359,24 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
                         for group in (tower.tap_features, tower.level_features))
         features = self.neck(taps, levels)
         canonical = self.head(self.decoder(features, prompt=prompt)).squeeze(1)  # (B, S, S)
+        network_canonical = None
         if prompt is not None and self.prompt_fusion is not None:
+            network_canonical = canonical
             present = sparse[:, 1].amax(dim=(1, 2)) > 0
             canonical = self.prompt_fusion(canonical, dense, support, pixel_values, present)
 
-        inverse_depth = predicted_depth = token_depth = token_points = None
+        inverse_depth = predicted_depth = token_depth = token_points = network_inverse_depth = None
         if camera is not None:
             inverse_depth = canonical_to_inverse_depth(canonical, focal, canonical.shape[-1])
             predicted_depth = inverse_depth_to_depth(inverse_depth)
             token_depth, token_points = token_depth_and_points(predicted_depth, camera, self.config.tokens_per_tile)
+            if network_canonical is not None:
+                network_inverse_depth = canonical_to_inverse_depth(network_canonical, focal, canonical.shape[-1])
         output = MetricAnythingDepthEstimatorOutput(
             predicted_depth=predicted_depth,
             inverse_depth=inverse_depth,
             canonical_inverse_depth=canonical,
+            network_inverse_depth=network_inverse_depth,
             last_hidden_state=tower.last_hidden_state,
             hidden_states=tower.hidden_states,
             token_depth=token_depth,

@@ -70,6 +70,48 @@ def densify_prompt(canonical: torch.Tensor, valid: torch.Tensor) -> tuple[torch.
     return torch.where(support > 0, corrected, torch.zeros_like(corrected)), support
 
 
+def densify_prompt_delaunay(canonical: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1, H, W) sparse canonical inverse depth and validity (0/1) -> dense (B, 1, H, W) and
+    (B, 1, H, W) support in (0, 1].
+
+    Exact piecewise-linear interpolation over the Delaunay triangulation of the prompt pixels
+    (scipy), nearest prompt pixel outside their convex hull: the same interpolant as
+    `baseline:linear`, but in canonical inverse depth, which is linear along planes. So the
+    teacher's input prior is the baseline itself and its network only has to learn where the
+    image knows better. support = 1 / (1 + 32 d / max(H, W)) with d the distance in pixels to the
+    nearest prompt pixel (1 on it). Images without any prompt pixel get 0 for both. Runs on the
+    CPU in float64 (no gradient: a fixed function of the prompt).
+    """
+    import numpy as np
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.ndimage import distance_transform_edt
+    from scipy.spatial import QhullError
+
+    height, width = canonical.shape[-2:]
+    values_all = canonical.detach().to("cpu", torch.float64).numpy()[:, 0]
+    masks = valid.detach().to("cpu").numpy()[:, 0] > 0
+    dense = np.zeros_like(values_all)
+    support = np.zeros_like(values_all)
+    grid = np.stack(np.mgrid[0:height, 0:width], axis=-1).reshape(-1, 2).astype(np.float64)
+    for index, (values, mask) in enumerate(zip(values_all, masks)):
+        if not mask.any():
+            continue
+        distance, (near_rows, near_cols) = distance_transform_edt(~mask, return_indices=True)
+        nearest = values[near_rows, near_cols]
+        points = np.argwhere(mask).astype(np.float64)
+        result = nearest
+        if len(points) >= 3:
+            try:
+                linear = LinearNDInterpolator(points, values[mask])(grid).reshape(height, width)
+                result = np.where(np.isfinite(linear), linear, nearest)
+            except QhullError:  # collinear points (one scan line) have no triangulation
+                pass
+        dense[index] = result
+        support[index] = 1.0 / (1.0 + 32.0 * distance / max(height, width))
+    as_tensor = lambda array: torch.from_numpy(array[:, None]).to(canonical.device, canonical.dtype)  # noqa: E731
+    return as_tensor(dense), as_tensor(support)
+
+
 def _densify_channels(values: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero-order pyramid densification of every channel of (B, C, H, W) `values` at the
     (B, 1, H, W) `valid` pixels; returns (B, C, H, W) and the (B, 1, H, W) support."""

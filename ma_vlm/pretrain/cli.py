@@ -60,7 +60,7 @@ def _load(args):
 
 
 def _report(summary: dict) -> int:
-    if summary.get("finished"):
+    if summary.get("finished") and "first_loss" in summary:  # the main process's summary (not other ranks')
         print(f"trained {summary['step']} steps: loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}; "
               f"model in {summary['output']}/model")
     return 0

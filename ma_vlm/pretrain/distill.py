@@ -36,7 +36,13 @@ def training_losses(model, batch: dict, loss_fn, teacher=None, ground_truth_weig
     floor = relu_floor_penalty(captured["pre_activation"])
     if teacher is None:
         losses = loss_fn(outputs.inverse_depth, batch["depth"], batch["valid_mask"])
-        return {**losses, "loss": losses["loss"] + floor}
+        total = losses["loss"] + floor
+        if outputs.network_inverse_depth is not None:
+            # The network alone is supervised too: once the fusion gate trusts the densified prompt
+            # (tanh ~ 1), the fused loss gives the network's own prediction (1 - w) ~ 0 gradient,
+            # and a teacher trained without this term stopped learning from the image.
+            total = total + loss_fn(outputs.network_inverse_depth, batch["depth"], batch["valid_mask"])["loss"]
+        return {**losses, "loss": total}
     target = teacher_depth(teacher, batch)
     distilled = loss_fn(outputs.inverse_depth, target, torch.ones_like(target, dtype=torch.bool))
     clean_mask = batch["valid_mask"] & batch["clean"].view(-1, 1, 1, 1)
@@ -74,5 +80,5 @@ def relu_floor_penalty(pre_activation: torch.Tensor) -> torch.Tensor:
 
 
 def model_uses_prompt(model) -> bool:
-    config = getattr(model, "config", None) or model.module.config
-    return bool(config.use_prompt)
+    # Unwrap first: a DeepSpeedEngine (accelerate + DeepSpeed) has its own `config`, a dict.
+    return bool(getattr(model, "module", model).config.use_prompt)

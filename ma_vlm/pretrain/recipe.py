@@ -22,7 +22,8 @@ class ModelRecipe:
     loaded with this recipe's `use_prompt`) or None; backbone_from: a Transformers DINOv3 folder
     or Hub id whose ViT weights initialise the backbone (ignored with init_from).
     initial_canonical_inverse_depth: from scratch, the value the head's first predictions are
-    calibrated to (0.5: ~2 m at a 53 degree field of view; `trainer._calibrate_last_head_conv`)
+    initialised to (0.5: ~2 m at a 53 degree field of view; the config's
+    `head_init_canonical_inverse_depth`, see `MetricAnythingPreTrainedModel._init_weights`)
     instead of ~1e-5, which the 1e-3 1/m clamp would turn into 1000 m with no gradient."""
 
     preset: str = "tiny"

@@ -44,10 +44,11 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     if isinstance(overrides.get("backbone_config"), dict):
         base = dict(PRESETS[model_recipe.preset].get("backbone_config") or {})
         overrides["backbone_config"] = {**base, **overrides["backbone_config"]}
+    overrides.setdefault("head_init_canonical_inverse_depth", model_recipe.initial_canonical_inverse_depth)
     config = preset_config(model_recipe.preset, use_prompt=model_recipe.use_prompt, **overrides)
     config.validate_architecture()
+    # The training init is the model's own (`_init_weights`): nothing is re-initialised here.
     model = MetricAnythingForDepthEstimation(config)
-    init_depth_side_for_training(model, model_recipe.initial_canonical_inverse_depth)
     if model_recipe.backbone_from:
         load_backbone_weights(model, model_recipe.backbone_from)
     return model
@@ -72,75 +73,6 @@ def check_config_overrides(overrides: dict) -> None:
     check(overrides, MetricAnythingConfig, "model.overrides")
     if isinstance(overrides.get("backbone_config"), dict):
         check(overrides["backbone_config"], MetricAnythingViTConfig, "model.overrides.backbone_config")
-
-
-@torch.no_grad()
-def init_depth_side_for_training(model, initial_canonical_inverse_depth: float) -> None:
-    """Signal-preserving init of neck, decoder and head for training from scratch.
-
-    Why: with torch's default conv init every layer shrinks the signal (~1/sqrt(3) per layer), so
-    a fresh model's output varies by ~1e-5 around a constant and training barely moves it (we
-    measured a constant-depth model after 150 tiny steps). Here: He-normal init (fan-in; ReLU gain
-    in the head, linear elsewhere), residual units start as identities (second conv zero), the
-    last head conv is calibrated to a plausible canonical inverse depth. Prompt layers and the
-    prompt fusion keep their zero output conv. Not used when loading a checkpoint (`init_from`).
-    """
-    from torch import nn
-
-    from ma_vlm.encoders.decoder_metric_anything import MetricAnythingPromptLayer, ResidualConvUnit
-    from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion
-
-    def he(conv, gain_name: str) -> None:
-        fan_in = conv.weight.shape[0] if isinstance(conv, nn.ConvTranspose2d) else conv.weight[0].numel()
-        std = nn.init.calculate_gain(gain_name) / fan_in**0.5
-        conv.weight.normal_(0.0, std)
-        if conv.bias is not None:
-            conv.bias.zero_()
-
-    for part, gain in ((model.neck, "linear"), (model.decoder, "linear"), (model.head, "relu")):
-        for module in part.modules():
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-                he(module, gain)
-    for module in model.modules():  # decoder units and prompt layers, then the prompt fusion
-        if isinstance(module, ResidualConvUnit):
-            module.residual[-1].weight.zero_()
-            module.residual[-1].bias.zero_()
-        if isinstance(module, (MetricAnythingPromptLayer, MetricAnythingPromptFusion)):
-            he(module.convolution1, "relu")
-            he(module.convolution2, "relu")
-            module.convolution3.weight.zero_()
-            module.convolution3.bias.zero_()
-    _calibrate_last_head_conv(model, initial_canonical_inverse_depth)
-
-
-@torch.no_grad()
-def _calibrate_last_head_conv(model, target: float) -> None:
-    """Data-dependent init of the head's last conv (the one before its final ReLU).
-
-    A fixed weight scale is not enough: the feature magnitude reaching this conv varies several
-    fold between random inits, and we measured an init whose pre-activations were mostly below 0,
-    so the final ReLU output 0 with no gradient and training never started. Here one forward on
-    a seeded N(0, 1) batch measures the pre-activation mean m and std s, and the conv is rescaled
-    so that they become `target` and 0.1 * `target`: every pixel starts 10 std above the ReLU's
-    kink, at a plausible canonical inverse depth.
-    """
-    from ma_vlm.pretrain.distill import capture_head_pre_activation
-
-    last = model.head[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
-    last.bias.zero_()
-    size = model.config.image_size
-    pixel_values = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_head_pre_activation(model) as captured:
-            model(pixel_values.to(last.weight.device), focal_length_px=float(size))
-    finally:
-        model.train(was_training)
-    output = captured["pre_activation"].float()
-    scale = 0.1 * target / output.std().clamp_min(1e-12).item()
-    last.weight.mul_(scale)
-    last.bias.fill_(target - output.mean().item() * scale)
 
 
 def load_backbone_weights(model, source: str) -> None:
@@ -222,12 +154,16 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
 
     output_dir = Path(output_dir)
     train = validate_recipe(recipe).train
+    finished = _finished_summary(output_dir, train.max_steps)
+    if finished is not None:  # a finished run returns at once (no model, data or accelerator built)
+        return finished
     # dispatch_batches=False: every process reads the (streaming) data itself, so the loader keeps
     # its own generator (a dispatching loader would draw from the global RNG; see the loader below).
     accelerator = Accelerator(mixed_precision=train.mixed_precision,
                               gradient_accumulation_steps=train.gradient_accumulation_steps,
                               step_scheduler_with_optimizer=False,
-                              dataloader_config=DataLoaderConfiguration(dispatch_batches=False))
+                              dataloader_config=DataLoaderConfiguration(dispatch_batches=False),
+                              kwargs_handlers=_process_group_kwargs())
     is_main = accelerator.is_main_process
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -319,6 +255,31 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
+
+
+def _process_group_kwargs() -> list:
+    """gloo for a launched run (LOCAL_RANK set) on a machine without CUDA.
+
+    Why: under `accelerate launch` with DeepSpeed, accelerate picks the process-group backend from
+    the GPU type and has none on a CPU machine; DeepSpeed then starts gloo itself, but accelerate,
+    having no backend, counts 1 process, so every rank acts as the main one (we saw two ranks
+    write the same checkpoint folder). accelerate's `use_cpu` does not help: it turns DeepSpeed off.
+    """
+    from accelerate.utils import InitProcessGroupKwargs
+
+    if os.environ.get("LOCAL_RANK") is None or torch.cuda.is_available():
+        return []
+    return [InitProcessGroupKwargs(backend="gloo")]
+
+
+def _finished_summary(output_dir: Path, max_steps: int) -> dict | None:
+    """The summary of a run in `output_dir` that already finished `max_steps` with its model
+    published, else None."""
+    path = output_dir / "summary.json"
+    if not (path.is_file() and (output_dir / "model" / "config.json").is_file()):
+        return None
+    summary = json.loads(path.read_text())
+    return summary if summary.get("finished") and summary.get("max_steps") == max_steps else None
 
 
 def _publish_final_model(output_dir: Path) -> None:

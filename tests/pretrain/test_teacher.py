@@ -39,6 +39,7 @@ def test_a_trained_teacher_round_trips_and_its_prompt_changes_the_depth(tmp_path
     with torch.no_grad():  # as after training: the prompt layers' output convs are no longer zero
         for fusion in teacher.decoder.fusions:
             fusion.prompt_depth_layer.convolution3.weight.normal_(std=0.05)
+        teacher.head[-2].weight.normal_(std=0.05)  # a new head starts constant (zero weights)
         teacher.head[-2].bias.fill_(0.5)  # away from the ReLU floor, so changes are visible
     teacher.eval().save_pretrained(tmp_path / "teacher")
     reloaded = MetricAnythingForDepthEstimation.from_pretrained(tmp_path / "teacher").eval()

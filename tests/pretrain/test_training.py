@@ -94,3 +94,12 @@ def test_recipes_reject_unknown_keys(tmp_path):
     path.write_text("train:\n  max_step: 3\n")
     with pytest.raises(MaVlmInputError, match="max_step"):
         load_recipe(path)
+
+
+def test_a_finished_run_returns_at_once(tmp_path, tiny_recipe, monkeypatch):
+    import ma_vlm.pretrain.trainer as trainer
+
+    tiny_recipe.train.max_steps = 1
+    first = run_training(tiny_recipe, tmp_path / "run", progress=False)
+    monkeypatch.setattr(trainer, "build_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    assert run_training(tiny_recipe, tmp_path / "run", progress=False) == first

@@ -1,7 +1,11 @@
-"""Interpolation baselines: densify the sparse prompt and ignore the image.
+"""Baselines a depth model must beat.
 
-The floor a prompted teacher must beat: with a dense enough prompt (grid:8) interpolation is
-already strong; with lidar lines or extreme sparsity it is not.
+- Interpolation (`baseline:linear`, `baseline:nearest`): densify the sparse prompt and ignore
+  the image. The floor a prompted teacher must beat: with a dense enough prompt (grid:8)
+  interpolation is already strong; with lidar lines or extreme sparsity it is not.
+- `baseline:median_oracle`: predicts each image's true median depth everywhere. It cheats (it
+  reads the ground truth), so it is the bar for a prompt-free model: its AbsRel is the error
+  of knowing the metric scale exactly and nothing about the structure.
 """
 
 from __future__ import annotations
@@ -43,3 +47,18 @@ class InterpolationBaseline:
         except QhullError:  # collinear points (a single scan line) have no triangulation
             return nearest.astype(np.float32)
         return np.where(np.isfinite(linear), linear, nearest).astype(np.float32)
+
+
+class MedianOracle:
+    """``predict(image, intrinsics, prompt_depth, ground_truth=depth) -> (H, W) float32`` metres:
+    the median of the valid (> 0, finite) ground-truth depth, everywhere. The prompt is ignored."""
+
+    needs_ground_truth = True
+
+    def __call__(self, image, intrinsics, prompt_depth, ground_truth=None) -> np.ndarray:
+        if ground_truth is None:
+            raise MaVlmInputError("baseline:median_oracle reads each image's ground-truth depth; none was given.")
+        depth = np.asarray(ground_truth, np.float32)
+        valid = np.isfinite(depth) & (depth > 0)
+        median = float(np.median(depth[valid])) if valid.any() else 1.0
+        return np.full(depth.shape, median, np.float32)

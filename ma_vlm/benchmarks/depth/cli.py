@@ -14,13 +14,14 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     depth.add_argument("--model", required=True,
-                       help="a Metric Anything model folder, or baseline:nearest / baseline:linear")
+                       help="a Metric Anything model folder, or baseline:nearest / baseline:linear (interpolate the prompt) / "
+                            "baseline:median_oracle (each image's true median depth everywhere)")
     depth.add_argument("--data", required=True,
                        help="NYUv2 labelled .mat, KITTI depth_selection folder, <stem>_depth.png folder or HF dataset")
     depth.add_argument("--format", default="auto", choices=["auto", "nyuv2", "kitti", "folder", "hf"])
     depth.add_argument("--prompt", default="none",
                        help="sparse metric prompt from the ground truth: none, uniform:0.01, lidar:64, grid:8, "
-                            "grid:16, radar:N, extreme:N, or sensor (the benchmark's own LiDAR)")
+                            "grid:16, lowres:8 (8x super-resolution), radar:N, extreme:N, or sensor (the benchmark's own LiDAR)")
     depth.add_argument("--output", required=True, help="report JSON path")
     depth.add_argument("--seed", type=int, default=0, help="prompt sampling seed")
     depth.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")

@@ -19,15 +19,20 @@ from ma_vlm.errors import MaVlmInputError
 
 
 def load_predictor(model: str):
-    """``baseline:nearest`` | ``baseline:linear`` | a folder saved by
+    """``baseline:nearest`` | ``baseline:linear`` | ``baseline:median_oracle`` | a folder saved by
     ``MetricAnythingForDepthEstimation.save_pretrained`` (with its image processor)."""
+    if model == "baseline:median_oracle":
+        from ma_vlm.benchmarks.depth.baselines import MedianOracle
+
+        return MedianOracle()
     if model.startswith("baseline:"):
         from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
 
         return InterpolationBaseline(model.split(":", 1)[1])
     if not Path(model).is_dir():
         raise MaVlmInputError(
-            f"--model {model!r} is neither baseline:nearest, baseline:linear nor a model folder."
+            f"--model {model!r} is neither baseline:nearest, baseline:linear, baseline:median_oracle "
+            "nor a model folder."
         )
     import torch
 
@@ -77,7 +82,9 @@ def evaluate_depth(predict, benchmark: DepthBenchmark, prompt_spec: str | None =
         if index >= total:
             break
         prompt = _prompt_for(sample, prompt_spec, sampler, seed, index)
-        predicted = np.asarray(predict(sample["image"], sample["intrinsics"], prompt), np.float32)
+        # An oracle baseline (baseline:median_oracle) also reads the ground truth.
+        extra = {"ground_truth": sample["depth"]} if getattr(predict, "needs_ground_truth", False) else {}
+        predicted = np.asarray(predict(sample["image"], sample["intrinsics"], prompt, **extra), np.float32)
         metrics = depth_metrics(predicted, sample["depth"], protocol)
         if metrics is None:
             skipped.append(sample["scene_id"])
