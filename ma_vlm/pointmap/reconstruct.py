@@ -126,6 +126,9 @@ def fuse_views(views: list[View], poses: list[np.ndarray], voxel_m: float = 0.0)
     return voxel_downsample(points, colors, voxel_m)
 
 
+MAX_TSDF_RESOLUTION = 256
+
+
 def tsdf_mesh(views: list[View], poses: list[np.ndarray], voxel_m: float, path: Path):
     """A TSDF mesh (Open3D, optional extra `[reconstruct]`) written as .ply: its triangle count, or
     the reason Open3D could not be imported (a str; its wheel also needs the system's libusb-1.0)."""
@@ -133,8 +136,22 @@ def tsdf_mesh(views: list[View], poses: list[np.ndarray], voxel_m: float, path: 
         import open3d as o3d
     except ImportError as error:
         return f"open3d could not be imported ({error}); install it with pip install 'ma-vlm[reconstruct]'"
-    volume = o3d.pipelines.integration.ScalableTSDFVolume(
-        voxel_length=voxel_m, sdf_trunc=4 * voxel_m, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8)
+    # A uniform volume around the posed views' points: Open3D 0.20's ScalableTSDFVolume integrated
+    # nothing here (0 triangles even for one fronto-parallel plane), its UniformTSDFVolume works.
+    # The grid is capped at MAX_TSDF_RESOLUTION^3 voxels (memory), so the voxel may grow past voxel_m.
+    corners = []
+    for view, pose in zip(views, poses):
+        points, _ = view.points_camera()
+        corners.append(points @ pose[:3, :3].T + pose[:3, 3])
+    world = np.concatenate(corners)
+    low, high = world.min(axis=0), world.max(axis=0)
+    length = float((high - low).max()) + 8 * voxel_m
+    resolution = int(min(MAX_TSDF_RESOLUTION, np.ceil(length / voxel_m)))
+    voxel = length / resolution
+    volume = o3d.pipelines.integration.UniformTSDFVolume(
+        length=length, resolution=resolution, sdf_trunc=4 * voxel,
+        color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8,
+        origin=(low - 4 * voxel_m).reshape(3, 1).astype(np.float64))
     for view, pose in zip(views, poses):
         height, width = view.depth_m.shape
         fx, fy, cx, cy = view.intrinsics
