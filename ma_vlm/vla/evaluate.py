@@ -78,9 +78,13 @@ def evaluate(policy_dir: str | Path, tasks: list[str], episodes: int, output: st
              max_steps: int = 120, gifs_per_task: int = 2) -> dict:
     """Success per task, latency; writes `results.json` and GIFs under `output`."""
     torch.manual_seed(0)  # the flow's starting noise: same seeds, same rollouts
-    tasks, output = check_tasks(list(tasks)), Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    from ma_vlm.inputs import check_hub_id, ensure_output_dir
+
+    tasks = check_tasks(list(tasks))
+    if not Path(policy_dir).exists():  # a mistyped local folder fails here, not deep in the Hub client
+        check_hub_id(str(policy_dir), "--policy")
     policy, pre, post = load_policy(policy_dir)
+    output = ensure_output_dir(output)
     camera = policy.config.camera_names[0]
     per_task, calls, chunks = {}, [], []
     for task in tasks:

@@ -286,6 +286,36 @@ CASES = [
     Case("eval synthspatial", "zero questions per type",
          lambda w: ["eval", "synthspatial", "--rgbd", "x", "--output", "q", "--questions-per-type", "0"],
          "--questions-per-type"),
+    # ------------------------------------------------------------------ point map (issue 12)
+    Case("intrinsics", "a depth model as --model", lambda w: ["intrinsics", "photo.png", "--model", str(w.model)],
+         lambda w: str(w.model)),
+    Case("intrinsics", "not a point-map model", lambda w: ["intrinsics", "photo.png", "--model", "./pm_typo"],
+         "./pm_typo"),
+    Case("reconstruct", "missing poses file",
+         lambda w: ["reconstruct", "photo.png", "--model", "./pm_typo", "--output", "rec", "--poses", "nope.json"],
+         "nope.json"),
+    Case("reconstruct", "not a point-map model",
+         lambda w: ["reconstruct", "photo.png", "--model", "./pm_typo", "--output", "rec"], "./pm_typo"),
+    Case("multiview-data", "output is a file", lambda w: ["multiview-data", "--output", "notes.txt"], "notes.txt"),
+    Case("multiview-data", "zero views", lambda w: ["multiview-data", "--output", "mv", "--views", "0"], "--views"),
+    Case("pretrain-pointmap", "missing --data",
+         lambda w: ["pretrain-pointmap", "--data", "rgbd_typo", "--output", "pm"], "rgbd_typo"),
+    Case("eval pointmap", "missing --data",
+         lambda w: ["eval", "pointmap", "--model", "baseline:fov60", "--data", "rgbd_typo", "--output", "r.json"],
+         "rgbd_typo"),
+    # ------------------------------------------------------------------ VLA (issue 11)
+    Case("vla demos", "MetaWorld v2 task name",
+         lambda w: ["vla", "demos", "--tasks", "push-v2", "--episodes", "1", "--root", "d"], "push-v2"),
+    Case("vla demos", "zero episodes",
+         lambda w: ["vla", "demos", "--tasks", "reach-v3", "--episodes", "0", "--root", "d"], "--episodes"),
+    Case("vla demos", "root is a file",
+         lambda w: ["vla", "demos", "--tasks", "reach-v3", "--episodes", "1", "--root", "notes.txt"], "notes.txt"),
+    Case("vla eval", "mistyped local policy",
+         lambda w: ["vla", "eval", "--policy", "./no_policy", "--tasks", "reach-v3", "--output", "e"], "./no_policy"),
+    Case("vla table", "missing eval folder",
+         lambda w: ["vla", "table", "--run", "a=no_eval", "--output", "t.md"], "no_eval"),
+    # ------------------------------------------------------------------ demo (issue 13)
+    Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
 ]
 
 
@@ -328,7 +358,9 @@ def test_debug_shows_the_traceback(workspace):
 def test_catalogue_covers_every_command():
     commands = {case.command for case in CASES}
     assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "eval depth",
-                        "eval score", "eval spatial", "eval synthspatial"}
+                        "eval score", "eval spatial", "eval synthspatial", "intrinsics", "reconstruct",
+                        "multiview-data", "pretrain-pointmap", "eval pointmap", "vla demos", "vla eval", "vla table",
+                        "demo"}
 
 
 def test_read_only_output_folder_is_one_line(workspace, capsys):
