@@ -14,6 +14,7 @@ from ma_vlm.mllm.build import SMOLLM2_GGUF, build_spatial_mllm, load_causal_lm, 
 from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
 from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration, SpatialLlavaModel
 from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
+from ma_vlm.mllm.lora import STAGES, LoraSettings, apply_stage, load_spatial_mllm
 from ma_vlm.mllm.projector import PROJECTOR_TYPES, build_projector, projected_token_count
 
 AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
@@ -23,6 +24,10 @@ AutoProcessor.register(SpatialLlavaConfig, SpatialLlavaProcessor, exist_ok=True)
 __all__ = [
     "PROJECTOR_TYPES",
     "SMOLLM2_GGUF",
+    "STAGES",
+    "LoraSettings",
+    "apply_stage",
+    "load_spatial_mllm",
     "SpatialLlavaConfig",
     "SpatialLlavaForConditionalGeneration",
     "SpatialLlavaModel",
