@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "ma_vlm.encoders.cli",
     "ma_vlm.data.cli",
     "ma_vlm.pretrain.cli",
+    "ma_vlm.mllm.cli",
 ]
 # Sub-commands of ``ma-vlm eval`` (``score``, ``spatial``, ``depth``).
 EVAL_COMMAND_MODULES = [
