@@ -21,12 +21,8 @@ COMMAND_MODULES = [
     "ma_vlm.encoders.cli",
     "ma_vlm.data.cli",
     "ma_vlm.pretrain.cli",
+    "ma_vlm.benchmarks.cli",  # ``ma-vlm eval`` and all its benchmark sub-commands
     "ma_vlm.mllm.cli",
-]
-# Sub-commands of ``ma-vlm eval`` (``score``, ``spatial``, ``depth``).
-EVAL_COMMAND_MODULES = [
-    "ma_vlm.benchmarks.cli",
-    "ma_vlm.data.eval_cli",
 ]
 
 
@@ -76,9 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_all(commands, COMMAND_MODULES)
-    eval_parser = commands.add_parser("eval", help="evaluate and score benchmarks")
-    eval_commands = eval_parser.add_subparsers(dest="eval_command", required=True, metavar="BENCH")
-    _register_all(eval_commands, EVAL_COMMAND_MODULES)
     return parser
 
 

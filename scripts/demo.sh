@@ -49,7 +49,7 @@ from ma_vlm.data.schema import decode_record
 out = Path(sys.argv[1]) / "images"
 out.mkdir(parents=True, exist_ok=True)
 import numpy as np
-from ma_vlm.data.prompts import parse_prompt_spec
+from ma_vlm.data.sparse_prompts import parse_prompt_spec
 record = decode_record(load_rgbd_dataset(Path(sys.argv[1]) / "heldout")[0])
 Image.fromarray(record["image"]).save(out / "heldout_0.png")
 (out / "heldout_0.json").write_text(json.dumps({"cam_in": [float(v) for v in record["intrinsics"]]}))

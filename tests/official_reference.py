@@ -1,6 +1,6 @@
 """A straightforward re-implementation of the official Student-DepthMap forward, written from
 shared/reference/student_depthmap_forward_spec.md and working directly on an official-format
-state dict. It is the oracle of the parity tests and the baseline of benchmarks/encoder_speed.py.
+state dict. It is the oracle of the parity tests and the baseline of perf/encoder_speed.py.
 
 Deliberately naive where the official code is: fused qkv with a bias mask, RoPE by hand, forward
 hooks on blocks for the taps, and tiles sent through the ViT one at a time.

@@ -1,9 +1,6 @@
-"""Spatial benchmarks: reference-exact scorers, loaders, SynthSpatial and the model runner.
+"""Benchmarks, one folder per family, one protocol: a family's ``cli.py`` registers its
+``ma-vlm eval`` sub-commands (assembled in ``benchmarks/cli.py``) and writes a JSON report.
 
-- ``registry.get_benchmark(name)``: vsibench, synthspatial, cv_bench, blink, embspatial,
-  3dsrbench, sat, spatialbench -- each with its Hub id, prompt builder and scorer.
-- ``scoring.score_items`` / ``scoring.score_file``: score predictions (``ma-vlm eval score``).
-- ``runner.run_benchmark``: generate answers with any Transformers image-text-to-text model,
-  resumable (``ma-vlm eval spatial``).
-- ``synthspatial``: build the SynthSpatial dataset from RGB-D records.
+- ``depth/``    metric depth metrics on NYUv2, KITTI, folders, HF datasets (``ma-vlm eval depth``)
+- ``spatial/``  spatial-QA scorers, runner and SynthSpatial (``ma-vlm eval score|spatial|synthspatial``)
 """

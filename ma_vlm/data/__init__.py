@@ -1,4 +1,4 @@
-"""RGB-D data for Metric Anything: synthetic scenes, noisy sources, sparse prompts, depth eval.
+"""RGB-D data for Metric Anything: synthetic scenes, noisy sources, sparse prompts.
 
 Which file answers which question (imports stay lazy: nothing heavy loads with this package):
 
@@ -9,11 +9,10 @@ Which file answers which question (imports stay lazy: nothing heavy loads with t
   generate.py          seeded, multi-process generation into sharded parquet (``ma-vlm data generate``)
   loading.py           ``load_rgbd_dataset`` (any source in our schema) and ``RGBDTorchDataset``
   noise.py             LiDAR, ToF, stereo, SfM, MVS and low-resolution sensor simulators
-  prompts.py           Sparse Metric Prompt samplers and ``parse_prompt_spec``
-  metrics.py           AbsRel, RMSE, delta... and the NYUv2 / KITTI protocols (crops, caps)
-  depth_benchmarks.py  NYUv2 .mat, KITTI depth selection, PNG folders, HF datasets
-  baselines.py         nearest / linear interpolation of the prompt (the floor for a teacher)
-  eval_depth.py        the evaluation runner (``ma-vlm eval depth``)
+  sparse_prompts.py    Sparse Metric Prompt samplers and ``parse_prompt_spec``
+
+Depth evaluation (metrics, benchmark readers, baselines, ``ma-vlm eval depth``) lives in
+``ma_vlm.benchmarks.depth``.
 
 A training batch, in three lines::
 

@@ -82,7 +82,7 @@ def _generate(args) -> int:
 
 
 def _import(args) -> int:
-    from ma_vlm.data.depth_benchmarks import open_depth_benchmark
+    from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
     from ma_vlm.data.loading import write_rgbd_shards
 
     benchmark = open_depth_benchmark(args.data, args.format)

@@ -170,8 +170,8 @@ def synthspatial_to_llava(folder: str, output: str, split: str = "train") -> int
     from tqdm import tqdm
 
     from ma_vlm.atomic_io import write_text_atomic
-    from ma_vlm.benchmarks.io import load_local_split
-    from ma_vlm.benchmarks.prompts import vsi_style_text
+    from ma_vlm.benchmarks.spatial.io import load_local_split
+    from ma_vlm.benchmarks.spatial.question_prompts import vsi_style_text
 
     rows = load_local_split(folder, split)
     out = Path(output)

@@ -36,7 +36,7 @@ class DataRecipe:
     """path: a folder from `ma-vlm data generate` / a saved dataset / a Hub id, or None to render
     `generate` into OUTPUT/data. sources: noisy-source views and their mixing weights ("render"
     is the clean depth). prompt: sparse-prompt spec for the teacher ("default" = the paper-style
-    mixture `ma_vlm.data.prompts.default_prompt_mixture`)."""
+    mixture `ma_vlm.data.sparse_prompts.default_prompt_mixture`)."""
 
     path: str | None = None
     generate: dict = field(default_factory=lambda: {"scenes": 32, "seed": 0, "camera_models": 16,

@@ -38,7 +38,7 @@ def _subset(source: Path, folder: Path, num_scenes: int) -> Path:
 
 def held_out_benchmark(eval_dir: Path, training_camera_ids: set[int]):
     """The evaluation set minus any image taken with a training camera model."""
-    from ma_vlm.data.depth_benchmarks import DepthBenchmark, read_rgbd_dataset
+    from ma_vlm.benchmarks.depth.readers import DepthBenchmark, read_rgbd_dataset
 
     full = read_rgbd_dataset(eval_dir)
     samples = [s for s in full.samples() if int(s.get("camera_model_id", -1)) not in training_camera_ids]
@@ -47,8 +47,8 @@ def held_out_benchmark(eval_dir: Path, training_camera_ids: set[int]):
 
 def run_scaling(recipe: Recipe, output_dir: str | Path) -> str:
     """Train every (camera count, scene count) run, evaluate, write the table/figure; returns markdown."""
+    from ma_vlm.benchmarks.depth.runner import evaluate_depth, load_predictor
     from ma_vlm.data.cameras import camera_zoo
-    from ma_vlm.data.eval_depth import evaluate_depth, load_predictor
     from ma_vlm.pretrain.trainer import run_training
 
     output_dir = Path(output_dir)

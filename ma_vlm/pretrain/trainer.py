@@ -153,7 +153,7 @@ def training_dataset(recipe: Recipe, output_dir: Path, is_main: bool, accelerato
 
 
 def _prompt_sampler(spec: str | None):
-    from ma_vlm.data.prompts import default_prompt_mixture, parse_prompt_spec
+    from ma_vlm.data.sparse_prompts import default_prompt_mixture, parse_prompt_spec
 
     if spec is None:
         return None

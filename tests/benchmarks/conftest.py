@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests
 from synthetic_scenes import painted_record
 
-from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial
+from ma_vlm.benchmarks.spatial.synthspatial import SynthSpatialConfig, build_synthspatial
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"

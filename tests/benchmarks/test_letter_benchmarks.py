@@ -3,13 +3,13 @@ published aggregation formulas, on hand-built predictions."""
 
 import pytest
 
-from ma_vlm.benchmarks.answer_parsing import (
+from ma_vlm.benchmarks.spatial.answer_parsing import (
     blink_letter,
     leading_letter,
     sat_answer,
     threedsr_letter,
 )
-from ma_vlm.benchmarks.multiple_choice import (
+from ma_vlm.benchmarks.spatial.multiple_choice import (
     score_3dsrbench,
     score_blink,
     score_cv_bench,

@@ -23,7 +23,7 @@ def task_utils():
 def test_entry_point_resolves_the_adapter():
     from lmms_eval.models.registry_v2 import ModelRegistryV2
 
-    from ma_vlm.benchmarks.lmms_eval_model import MaVlmImageTextModel
+    from ma_vlm.benchmarks.spatial.lmms_eval_model import MaVlmImageTextModel
 
     registry = ModelRegistryV2()
     registry.load_entrypoint_manifests()
@@ -33,9 +33,9 @@ def test_entry_point_resolves_the_adapter():
 def test_adapter_answers_requests_like_eval_spatial(tiny_llava, synthspatial_copy):
     from lmms_eval.api.instance import Instance
 
-    from ma_vlm.benchmarks.io import load_local_split
-    from ma_vlm.benchmarks.lmms_eval_model import MaVlmImageTextModel
-    from ma_vlm.benchmarks.registry import get_benchmark
+    from ma_vlm.benchmarks.spatial.io import load_local_split
+    from ma_vlm.benchmarks.spatial.lmms_eval_model import MaVlmImageTextModel
+    from ma_vlm.benchmarks.spatial.registry import get_benchmark
 
     docs = load_local_split(synthspatial_copy, "test").select(range(3))
     utils = task_utils()
@@ -54,8 +54,8 @@ def test_adapter_answers_requests_like_eval_spatial(tiny_llava, synthspatial_cop
 
 
 def test_task_scores_match_ma_vlm_eval_score(synthspatial_copy):
-    from ma_vlm.benchmarks.io import load_local_split
-    from ma_vlm.benchmarks.scoring import score_items
+    from ma_vlm.benchmarks.spatial.io import load_local_split
+    from ma_vlm.benchmarks.spatial.scoring import score_items
 
     utils = task_utils()
     docs = load_local_split(synthspatial_copy, "test").remove_columns("image")

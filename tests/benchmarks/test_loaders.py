@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ma_vlm.benchmarks.io import load_items
-from ma_vlm.benchmarks.registry import get_benchmark
+from ma_vlm.benchmarks.spatial.io import load_items
+from ma_vlm.benchmarks.spatial.registry import get_benchmark
 from ma_vlm.errors import MaVlmInputError
 
 
@@ -116,7 +116,7 @@ def test_hub_path_reads_and_concatenates_blinks_spatial_subtasks(monkeypatch):
 def test_same_named_folders_never_share_cached_rows(tmp_path):
     """Two copies called "copy" with different rows: each loads its own (a folder-name cache
     collision in ``load_dataset(folder)`` would return the first copy's rows twice)."""
-    from ma_vlm.benchmarks.io import load_local_split
+    from ma_vlm.benchmarks.spatial.io import load_local_split
 
     image = png(tmp_path / "a.png")
     for number, rows in ((1, 2), (2, 3)):

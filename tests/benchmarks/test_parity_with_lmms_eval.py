@@ -18,15 +18,15 @@ from typing import Any, Optional
 import numpy as np
 import pytest
 
-from ma_vlm.benchmarks.answer_parsing import (
+from ma_vlm.benchmarks.spatial.answer_parsing import (
     blink_letter,
     leading_letter,
     sat_answer,
     sat_target,
     threedsr_letter,
 )
-from ma_vlm.benchmarks.multiple_choice import score_3dsrbench, score_cv_bench
-from ma_vlm.benchmarks.vsibench import VSIBENCH, VSIBENCH_MCA_TYPES, VSIBENCH_NA_TYPES
+from ma_vlm.benchmarks.spatial.multiple_choice import score_3dsrbench, score_cv_bench
+from ma_vlm.benchmarks.spatial.vsibench import VSIBENCH, VSIBENCH_MCA_TYPES, VSIBENCH_NA_TYPES
 
 spec = importlib.util.find_spec("lmms_eval")
 if spec is None:

@@ -4,10 +4,10 @@ batch, the rerun answers only the rest, and each item is generated exactly once 
 import pytest
 from synthetic_scenes import painted_record
 
-from ma_vlm.benchmarks.io import read_jsonl
-from ma_vlm.benchmarks.registry import get_benchmark
-from ma_vlm.benchmarks.runner import run_benchmark
-from ma_vlm.benchmarks.synthspatial import SynthSpatialConfig, build_synthspatial
+from ma_vlm.benchmarks.spatial.io import read_jsonl
+from ma_vlm.benchmarks.spatial.registry import get_benchmark
+from ma_vlm.benchmarks.spatial.runner import run_benchmark
+from ma_vlm.benchmarks.spatial.synthspatial import SynthSpatialConfig, build_synthspatial
 
 
 class ScriptedGenerator:

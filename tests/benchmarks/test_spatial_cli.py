@@ -13,7 +13,7 @@ def run_spatial(model, data, output, *extra):
 
 
 def test_interrupted_run_resumes_without_duplicates_and_same_scores(tiny_llava, synthspatial_copy, tmp_path, capsys):
-    from ma_vlm.benchmarks.io import load_local_split
+    from ma_vlm.benchmarks.spatial.io import load_local_split
 
     num_items = len(load_local_split(synthspatial_copy, "test"))
     interrupted = tmp_path / "resumed.json"

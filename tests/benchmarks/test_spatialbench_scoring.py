@@ -2,7 +2,7 @@
 
 import pytest
 
-from ma_vlm.benchmarks.spatialbench import score_spatialbench
+from ma_vlm.benchmarks.spatial.spatialbench import score_spatialbench
 from ma_vlm.errors import MaVlmInputError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from synthetic_scenes import OBJECTS, painted_record
 
-from ma_vlm.benchmarks.scoring import score_items
-from ma_vlm.benchmarks.synthspatial import (
+from ma_vlm.benchmarks.spatial.scoring import score_items
+from ma_vlm.benchmarks.spatial.synthspatial import (
     SynthSpatialConfig,
     build_synthspatial,
     questions_for_record,
@@ -95,7 +95,7 @@ def test_same_seed_same_dataset_and_perfect_answers_score_one(tmp_path):
     scenes = {s: set(first[s]["scene_id"]) for s in first}
     assert sum(len(v) for v in scenes.values()) == 12  # each scene sits in exactly one split
 
-    from ma_vlm.benchmarks.io import load_local_split
+    from ma_vlm.benchmarks.spatial.io import load_local_split
 
     loaded = load_local_split(str(tmp_path / "a"), "train")
     assert loaded.features["image"].__class__.__name__ == "Image" and len(loaded) == len(first["train"])
@@ -106,7 +106,7 @@ def test_same_seed_same_dataset_and_perfect_answers_score_one(tmp_path):
 def test_cli_builds_synthspatial_from_an_rgbd_dataset_folder(tmp_path, capsys):
     import datasets
 
-    from ma_vlm.benchmarks.io import load_local_split
+    from ma_vlm.benchmarks.spatial.io import load_local_split
     from ma_vlm.cli import main
     from ma_vlm.data.schema import encode_record, rgbd_features
 

@@ -6,8 +6,8 @@ below sit away from threshold edges so the expected values are plain fractions.
 
 import pytest
 
-from ma_vlm.benchmarks.answer_parsing import extract_number
-from ma_vlm.benchmarks.vsibench import VSIBENCH, mean_relative_accuracy
+from ma_vlm.benchmarks.spatial.answer_parsing import extract_number
+from ma_vlm.benchmarks.spatial.vsibench import VSIBENCH, mean_relative_accuracy
 from ma_vlm.errors import MaVlmInputError
 
 

@@ -8,8 +8,8 @@ import torch
 from ma_vlm.cli import main
 from ma_vlm.data.cameras import camera_zoo
 from ma_vlm.data.loading import RGBDTorchDataset, load_rgbd_dataset, records_to_dataset
-from ma_vlm.data.prompts import parse_prompt_spec
 from ma_vlm.data.schema import decode_record, encode_record
+from ma_vlm.data.sparse_prompts import parse_prompt_spec
 
 
 def _decoded(path):

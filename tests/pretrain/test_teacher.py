@@ -91,7 +91,7 @@ def test_a_teacher_folder_serves_prompted_depth_at_the_image_size(tmp_path, tiny
     config = tiny_model_config.__class__(**{**tiny_model_config.to_dict(), "use_prompt": True})
     MetricAnythingForDepthEstimation(config).save_pretrained(tmp_path / "teacher")
     MetricAnythingImageProcessor(size=256).save_pretrained(tmp_path / "teacher")
-    from ma_vlm.data.eval_depth import load_predictor
+    from ma_vlm.benchmarks.depth.runner import load_predictor
 
     predict = load_predictor(str(tmp_path / "teacher"))
     image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)

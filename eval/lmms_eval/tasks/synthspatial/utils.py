@@ -5,8 +5,8 @@ types, first-token letter match for multiple choice), so lmms-eval and ``ma-vlm 
 give identical numbers.
 """
 
-from ma_vlm.benchmarks.prompts import vsi_style_text
-from ma_vlm.benchmarks.synthspatial.questions import SYNTHSPATIAL
+from ma_vlm.benchmarks.spatial.question_prompts import vsi_style_text
+from ma_vlm.benchmarks.spatial.synthspatial.questions import SYNTHSPATIAL
 
 # metric name in the yaml -> key of the scorer's aggregate dict
 AGGREGATE_KEYS = {

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ma_vlm.data.metrics import PROTOCOLS, EvalProtocol, crop_mask, depth_metrics, mean_metrics
+from ma_vlm.benchmarks.depth.metrics import PROTOCOLS, EvalProtocol, crop_mask, depth_metrics, mean_metrics
 from ma_vlm.errors import MaVlmInputError
 
 

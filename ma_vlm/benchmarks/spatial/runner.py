@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 
-from ma_vlm.benchmarks.io import append_jsonl, load_items, read_jsonl
-from ma_vlm.benchmarks.registry import Benchmark
+from ma_vlm.benchmarks.spatial.io import append_jsonl, load_items, read_jsonl
+from ma_vlm.benchmarks.spatial.registry import Benchmark
 from ma_vlm.errors import MaVlmInputError
 
 

@@ -34,8 +34,8 @@ def register(subparsers) -> None:
 def _evaluate(args) -> int:
     from dataclasses import replace
 
-    from ma_vlm.data.depth_benchmarks import open_depth_benchmark
-    from ma_vlm.data.eval_depth import evaluate_depth, load_predictor, write_report
+    from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
+    from ma_vlm.benchmarks.depth.runner import evaluate_depth, load_predictor, write_report
 
     benchmark = open_depth_benchmark(args.data, args.format)
     protocol = benchmark.protocol

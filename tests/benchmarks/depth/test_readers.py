@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from ma_vlm.data.depth_benchmarks import NYUV2_INTRINSICS, open_depth_benchmark
+from ma_vlm.benchmarks.depth.readers import NYUV2_INTRINSICS, open_depth_benchmark
 from ma_vlm.data.loading import records_to_dataset
 
 

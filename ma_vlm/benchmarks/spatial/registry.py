@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ma_vlm.benchmarks import prompts
-from ma_vlm.benchmarks.multiple_choice import (
+from ma_vlm.benchmarks.spatial import question_prompts
+from ma_vlm.benchmarks.spatial.multiple_choice import (
     score_3dsrbench,
     score_blink,
     score_cv_bench,
     score_embspatial,
     score_sat,
 )
-from ma_vlm.benchmarks.spatialbench import score_spatialbench
-from ma_vlm.benchmarks.synthspatial.questions import SYNTHSPATIAL
-from ma_vlm.benchmarks.vsibench import VSIBENCH, VsiStyleScorer
+from ma_vlm.benchmarks.spatial.spatialbench import score_spatialbench
+from ma_vlm.benchmarks.spatial.synthspatial.questions import SYNTHSPATIAL
+from ma_vlm.benchmarks.spatial.vsibench import VSIBENCH, VsiStyleScorer
 from ma_vlm.errors import MaVlmInputError
 
 
@@ -56,21 +56,21 @@ BLINK_SPATIAL_SUBTASKS = ("Relative_Depth", "Spatial_Relation", "Multi-view_Reas
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in [
-        Benchmark("vsibench", "nyu-visionx/VSI-Bench", ("full",), "test", "id", prompts.vsibench_prompt,
+        Benchmark("vsibench", "nyu-visionx/VSI-Bench", ("full",), "test", "id", question_prompts.vsibench_prompt,
                   _vsi_style(VSIBENCH), "overall"),
-        Benchmark("synthspatial", None, (None,), "test", "id", prompts.synthspatial_prompt,
+        Benchmark("synthspatial", None, (None,), "test", "id", question_prompts.synthspatial_prompt,
                   _vsi_style(SYNTHSPATIAL), "overall"),
-        Benchmark("cv_bench", "nyu-visionx/CV-Bench", ("default",), "test", "idx", prompts.cv_bench_prompt,
+        Benchmark("cv_bench", "nyu-visionx/CV-Bench", ("default",), "test", "idx", question_prompts.cv_bench_prompt,
                   score_cv_bench, "cv_bench_score"),
-        Benchmark("blink", "BLINK-Benchmark/BLINK", BLINK_SPATIAL_SUBTASKS, "val", "idx", prompts.blink_prompt,
+        Benchmark("blink", "BLINK-Benchmark/BLINK", BLINK_SPATIAL_SUBTASKS, "val", "idx", question_prompts.blink_prompt,
                   score_blink, "accuracy"),
         Benchmark("embspatial", "FlagEval/EmbSpatial-Bench", (None,), "test", "question_id",
-                  prompts.embspatial_prompt, score_embspatial, "accuracy"),
+                  question_prompts.embspatial_prompt, score_embspatial, "accuracy"),
         Benchmark("3dsrbench", "oscarqjh/3DSRBench_lmmseval", ("3dsr",), "test", "index",
-                  prompts.threedsr_prompt, score_3dsrbench, "vanilla_accuracy"),
-        Benchmark("sat", "nv-njb/SAT", (None,), "test", "id", prompts.sat_prompt, score_sat, "accuracy"),
+                  question_prompts.threedsr_prompt, score_3dsrbench, "vanilla_accuracy"),
+        Benchmark("sat", "nv-njb/SAT", (None,), "test", "id", question_prompts.sat_prompt, score_sat, "accuracy"),
         Benchmark("spatialbench", "RussRobin/SpatialBench", (None,), "test", "id",
-                  prompts.spatialbench_prompt, score_spatialbench, "positional", max_new_tokens=32),
+                  question_prompts.spatialbench_prompt, score_spatialbench, "positional", max_new_tokens=32),
     ]
 }  # fmt: skip
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_vlm.data.metrics import PROTOCOLS, EvalProtocol
+from ma_vlm.benchmarks.depth.metrics import PROTOCOLS, EvalProtocol
 from ma_vlm.errors import MaVlmInputError
 
 # NYUv2 Kinect colour camera (Silberman et al. 2012 toolbox), pixels of the 640 x 480 image.

@@ -1,6 +1,6 @@
 """Encoder speed: ma-vlm's tower vs a straightforward reference, and vs this CPU's matmul peak.
 
-    .venv/bin/python benchmarks/encoder_speed.py [--preset small] [--repeats 5] [--threads N]
+    .venv/bin/python perf/encoder_speed.py [--preset small] [--repeats 5] [--threads N]
 
 The reference (tests/official_reference.py) is the official forward written plainly: tiles go
 through the ViT one at a time and forward hooks catch the tapped blocks. Ours batches all 35

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections import defaultdict
 
-from ma_vlm.benchmarks.answer_parsing import (
+from ma_vlm.benchmarks.spatial.answer_parsing import (
     blink_letter,
     leading_letter,
     sat_answer,

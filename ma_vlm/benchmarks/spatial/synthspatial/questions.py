@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ma_vlm.benchmarks.vsibench import REL_DIRECTION_TYPES, VsiStyleScorer
+from ma_vlm.benchmarks.spatial.vsibench import REL_DIRECTION_TYPES, VsiStyleScorer
 
 SYNTHSPATIAL_NA_TYPES = ("object_abs_distance", "object_size_estimation", "object_camera_distance", "object_counting")
 SYNTHSPATIAL_MCA_TYPES = ("object_depth_order", "object_rel_distance", *REL_DIRECTION_TYPES)

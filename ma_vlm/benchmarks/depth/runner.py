@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ma_vlm.atomic_io import write_json_atomic
-from ma_vlm.data.depth_benchmarks import DepthBenchmark
-from ma_vlm.data.metrics import EvalProtocol, depth_metrics, mean_metrics
+from ma_vlm.benchmarks.depth.metrics import EvalProtocol, depth_metrics, mean_metrics
+from ma_vlm.benchmarks.depth.readers import DepthBenchmark
 from ma_vlm.errors import MaVlmInputError
 
 
@@ -22,7 +22,7 @@ def load_predictor(model: str):
     """``baseline:nearest`` | ``baseline:linear`` | a folder saved by
     ``MetricAnythingForDepthEstimation.save_pretrained`` (with its image processor)."""
     if model.startswith("baseline:"):
-        from ma_vlm.data.baselines import InterpolationBaseline
+        from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
 
         return InterpolationBaseline(model.split(":", 1)[1])
     if not Path(model).is_dir():
@@ -71,7 +71,7 @@ def evaluate_depth(predict, benchmark: DepthBenchmark, prompt_spec: str | None =
     """
     from tqdm.auto import tqdm
 
-    from ma_vlm.data.prompts import parse_prompt_spec
+    from ma_vlm.data.sparse_prompts import parse_prompt_spec
 
     protocol = protocol or benchmark.protocol
     sampler = None if prompt_spec in (None, "sensor") else parse_prompt_spec(prompt_spec)

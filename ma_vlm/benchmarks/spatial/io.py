@@ -56,7 +56,7 @@ def append_jsonl(path: str, records: list[dict]) -> None:
 
 
 def _load_spatialbench_folder(folder: str) -> list[dict]:
-    from ma_vlm.benchmarks.spatialbench import SPATIALBENCH_TASKS
+    from ma_vlm.benchmarks.spatial.spatialbench import SPATIALBENCH_TASKS
 
     items = []
     for task in SPATIALBENCH_TASKS:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ma_vlm.benchmarks.answer_parsing import (
+from ma_vlm.benchmarks.spatial.answer_parsing import (
     extract_number,
     to_float,
     vsibench_first_token,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
+from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
+from ma_vlm.benchmarks.depth.runner import evaluate_depth
 from ma_vlm.cli import main
-from ma_vlm.data.baselines import InterpolationBaseline
-from ma_vlm.data.depth_benchmarks import open_depth_benchmark
-from ma_vlm.data.eval_depth import evaluate_depth
 from ma_vlm.errors import MaVlmInputError
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from lmms_eval.api.model import lmms
 
-from ma_vlm.benchmarks.runner import ImageTextGenerator
+from ma_vlm.benchmarks.spatial.runner import ImageTextGenerator
 
 
 def lmms_eval_manifests():

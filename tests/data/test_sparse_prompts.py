@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ma_vlm.data.prompts import GridPrompt, MixturePrompt, NoPrompt, default_prompt_mixture, parse_prompt_spec
+from ma_vlm.data.sparse_prompts import GridPrompt, MixturePrompt, NoPrompt, default_prompt_mixture, parse_prompt_spec
 from ma_vlm.errors import MaVlmInputError
 
 H, W = 48, 64

@@ -9,8 +9,8 @@ same keys as lmms-eval's aggregate: ``overall``, ``object_counting_MRA:.5:.95:.0
 from __future__ import annotations
 
 from ma_vlm.atomic_io import write_json_atomic
-from ma_vlm.benchmarks.io import read_jsonl
-from ma_vlm.benchmarks.registry import get_benchmark
+from ma_vlm.benchmarks.spatial.io import read_jsonl
+from ma_vlm.benchmarks.spatial.registry import get_benchmark
 from ma_vlm.errors import MaVlmInputError
 
 
