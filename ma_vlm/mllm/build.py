@@ -46,8 +46,26 @@ def load_causal_lm(name_or_path: str = "smollm2", dtype="float32"):
             raise MaVlmInputError(f"{name_or_path} has neither config.json nor a .gguf file; give a model folder")
         kwargs["gguf_file"] = ggufs[0]
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    if "gguf_file" in kwargs:
+        tokenizer = portable_tokenizer(tokenizer)
     model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
     return model, tokenizer
+
+
+def portable_tokenizer(tokenizer):
+    """A GGUF-converted tokenizer as a plain `PreTrainedTokenizerFast` over the same backend.
+
+    Transformers 5.5 names SmolLM2's GGUF tokenizer `CodeLlamaTokenizer`; saved and reloaded
+    under that name it rebuilds a different pre-tokenizer and maps every space and newline to
+    <|endoftext|> (seen: "hello world" -> [0, 28120, 0, 6693]). The fast wrapper saves the
+    byte-level BPE as it is (tokenizer.json) and reloads identically.
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    special = {name: getattr(tokenizer, name) for name in ("bos_token", "eos_token", "unk_token", "pad_token")
+               if getattr(tokenizer, name, None) is not None}  # fmt: skip
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, chat_template=tokenizer.chat_template,
+                                   **special)  # fmt: skip
 
 
 def load_tower(name_or_path: str | None, preset: str = "small"):
