@@ -140,8 +140,15 @@ def train_mllm(recipe: MllmRecipe, output: str) -> str:
     base = out / "base"
     if resume and base.exists():  # the projector's random init must be the one the checkpoint started from
         recipe.model.init_from = str(base)
+    import os
+
+    args = training_arguments(recipe, output)
+    # The launcher's rank (torchrun, accelerate and deepspeed all set RANK). Every rank builds the
+    # same model (seeded); only rank 0 writes. Neither TrainingArguments nor accelerate's
+    # PartialState knew the ranks at this point under a DeepSpeed launch (both said "main").
+    is_main = int(os.environ.get("RANK", "0")) == 0
     model, processor = build_model(recipe)
-    if not (base / "config.json").exists():
+    if is_main and not (base / "config.json").exists():
         save_folder(base, model, processor)
     model.config._name_or_path = str(base.resolve())  # what the adapter records as its base
     model = apply_stage(model, recipe.stage, LoraSettings(**recipe.lora))
@@ -150,13 +157,12 @@ def train_mllm(recipe: MllmRecipe, output: str) -> str:
     items = read_conversations(recipe.data.train, recipe.data.split)
     image_folder = recipe.data.image_folder or (str(Path(recipe.data.train).parent) if Path(recipe.data.train).is_file() else None)
     dataset = ConversationDataset(items, processor, image_folder, recipe.data.max_length, recipe.data.use_images)
-    args = training_arguments(recipe, output)
     if args.gradient_checkpointing:
         model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks still need a grad path
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
                       data_collator=ConversationCollator(processor.tokenizer.pad_token_id))  # fmt: skip
     trainer.train(resume_from_checkpoint=resume)
-    if trainer.is_world_process_zero():
+    if is_main:
         save_final(trainer.model, processor, out)
     return str(out / "model")
 
@@ -169,6 +175,7 @@ def save_folder(folder: Path, model, processor=None) -> None:
 
     staging = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     model.save_pretrained(staging)
     if processor is not None:
         processor.save_pretrained(staging)
