@@ -1,13 +1,15 @@
 """ma-vlm: Metric Anything as a Transformers vision tower and depth prior.
 
-`import ma_vlm` is light (no torch): the model names below load on first use. Importing
-`ma_vlm.encoders` -- directly, or by touching any model name here, e.g. `ma_vlm.MetricAnythingModel`
--- registers the `metric_anything` model type with Transformers' Auto classes.
+`import ma_vlm` registers the `metric_anything` model type with Transformers' Auto classes and
+stays light (no torch yet): `ma_vlm.registration` says how. The names below load on first use.
 """
 
 from importlib import import_module
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.registration import register_auto_classes
+
+register_auto_classes()
 
 __version__ = "0.1.0"
 

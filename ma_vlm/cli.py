@@ -2,17 +2,15 @@
 
 Each capability folder owns its sub-commands in its own ``cli.py`` with a ``register(subparsers)``
 function; this file only wires them together, so adding a command never touches another folder.
-Modules are imported at start-up but must keep heavy imports (torch, transformers) inside the
-handlers so ``ma-vlm --help`` stays fast.
+Modules are imported at start-up but keep heavy imports (torch, transformers) inside the
+handlers so ``ma-vlm --help`` stays fast; `import ma_vlm` itself is light (``ma_vlm.registration``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
-from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
 
@@ -26,37 +24,10 @@ COMMAND_MODULES = [
 ]
 
 
-def _import_command_module(name: str):
-    """Import a command module without running its package's `__init__` when that has not run yet.
-
-    `ma_vlm.encoders/__init__` registers the Auto classes, which imports torch, transformers and
-    torchvision (~25 s on a 2-core CPU); `ma-vlm --help` or `ma-vlm eval score` must not pay
-    that. The module is loaded from its file under its own name; its handlers import the package
-    normally when they run.
-    """
-    package, leaf = name.rsplit(".", 1)
-    if name in sys.modules or package in sys.modules:
-        return importlib.import_module(name)
-    package_spec = importlib.util.find_spec(package)  # locates the package without executing it
-    locations = package_spec.submodule_search_locations if package_spec else None
-    path = Path(next(iter(locations))) / f"{leaf}.py" if locations else None
-    if path is None or not path.is_file():
-        return importlib.import_module(name)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
 def _register_all(subparsers, module_names: list[str]) -> None:
     for name in module_names:
         try:
-            module = _import_command_module(name)
+            module = importlib.import_module(name)
         except ModuleNotFoundError as error:
             # Skip a capability that is not installed or built; a missing dependency *inside* it
             # (error.name elsewhere) is a real error and surfaces.

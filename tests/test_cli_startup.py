@@ -6,13 +6,14 @@ import sys
 
 def test_building_the_parser_imports_neither_torch_nor_transformers():
     code = ("import sys; from ma_vlm.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in ('torch', 'transformers', 'ma_vlm.encoders') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'transformers', 'ma_vlm.encoders.modeling_metric_anything') "
+            "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
-def test_the_encoders_commands_still_run_through_the_registering_package(tmp_path):
-    """A handler imports `ma_vlm.encoders` when it runs; the Auto classes are then registered."""
+def test_the_auto_classes_know_metric_anything_once_transformers_loads(tmp_path):
+    """`import ma_vlm` (by the CLI) registered the model type before Transformers was loaded."""
     code = ("import sys; from ma_vlm.cli import main; "
             "code = main(['depth', sys.argv[1], '--model', 'x', '--output', sys.argv[2]]); "
             "import transformers; from transformers.models.auto.configuration_auto import CONFIG_MAPPING; "

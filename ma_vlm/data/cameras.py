@@ -44,9 +44,12 @@ class CameraModel:
 
     @property
     def intrinsics(self) -> list[float]:
-        """[fx, fy, cx, cy] in pixels, pixel centres at integer coordinates (OpenCV)."""
-        f, (dx, dy) = self.focal_length_px, self.principal_offset_px
-        return [f, f, (self.width_px - 1) / 2.0 + dx, (self.height_px - 1) / 2.0 + dy]
+        """[fx, fy, cx, cy] in pixels (convention: `ma_vlm.geometry`)."""
+        from ma_vlm.geometry import centred_intrinsics
+
+        fx, fy, cx, cy = centred_intrinsics(self.focal_length_px, self.width_px, self.height_px)
+        dx, dy = self.principal_offset_px
+        return [fx, fy, cx + dx, cy + dy]
 
     @property
     def render_size_px(self) -> tuple[int, int]:

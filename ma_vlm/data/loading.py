@@ -96,8 +96,10 @@ def write_rgbd_shards(records, output_dir: str | Path, records_per_shard: int = 
 def resize_record(record: dict, height_px: int, width_px: int) -> dict:
     """Resize image (bilinear) and depth / instance mask (nearest: no invented depths at
     edges) to (height_px, width_px); intrinsics scale per axis, so fx != fy after a change of
-    aspect ratio. Pixel centres sit at integer coordinates: cx' = (cx + 0.5) * sx - 0.5."""
+    aspect ratio (`ma_vlm.geometry.scale_intrinsics`, the one pixel convention)."""
     from PIL import Image
+
+    from ma_vlm.geometry import scale_intrinsics
 
     height, width = record["depth"].shape
     if (height, width) == (height_px, width_px):
@@ -106,9 +108,8 @@ def resize_record(record: dict, height_px: int, width_px: int) -> dict:
     image = np.asarray(Image.fromarray(record["image"]).resize((width_px, height_px), Image.BILINEAR))
     rows = np.minimum(((np.arange(height_px) + 0.5) / sy).astype(int), height - 1)
     cols = np.minimum(((np.arange(width_px) + 0.5) / sx).astype(int), width - 1)
-    fx, fy, cx, cy = record["intrinsics"]
     out = {**record, "image": image, "depth": record["depth"][np.ix_(rows, cols)],
-           "intrinsics": [fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5]}
+           "intrinsics": scale_intrinsics(record["intrinsics"], sx, sy)}
     if record.get("instance_mask") is not None:
         out["instance_mask"] = record["instance_mask"][np.ix_(rows, cols)]
     return out

@@ -29,7 +29,7 @@ class RGBDRecord(TypedDict, total=False):
     # image, depth, intrinsics and source are always present; the rest default when encoded.
     image: np.ndarray  # (H, W, 3) uint8 RGB
     depth: np.ndarray  # (H, W) float32 metres, 0 = invalid
-    intrinsics: list[float]  # [fx, fy, cx, cy] in pixels of ``image``
+    intrinsics: list[float]  # [fx, fy, cx, cy] in pixels of ``image`` (convention: ``ma_vlm.geometry``)
     source: str  # "render", "lidar", "tof", "stereo", "sfm", "lowres", or an external name
     instances: list[Instance]
     instance_mask: np.ndarray  # (H, W) int32, 0 = background

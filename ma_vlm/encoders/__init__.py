@@ -1,41 +1,33 @@
 """The Metric Anything tower in Transformers: config, models, image processor, conversion.
 
-Importing this package registers `metric_anything` with AutoConfig, AutoModel,
-AutoModelForDepthEstimation and AutoImageProcessor, so saved folders load through the Auto
-classes and as the `vision_config` of Transformers' own LLaVA, without trust_remote_code.
+`import ma_vlm` (which this package implies) registers `metric_anything` with AutoConfig,
+AutoModel, AutoModelForDepthEstimation and AutoImageProcessor (`ma_vlm.registration` says how),
+so saved folders load through the Auto classes and as the `vision_config` of Transformers' own
+LLaVA, without trust_remote_code. The names below load on first use.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForDepthEstimation
+from importlib import import_module
 
-from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig, MetricAnythingViTConfig
-from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
-from ma_vlm.encoders.inference import predict_metric_depth
-from ma_vlm.encoders.modeling_metric_anything import (
-    MetricAnythingDepthEstimatorOutput,
-    MetricAnythingForDepthEstimation,
-    MetricAnythingModel,
-    MetricAnythingModelOutput,
-    MetricAnythingPreTrainedModel,
-)
-from ma_vlm.encoders.presets import PRESETS, preset_config
+_LAZY = {
+    "MetricAnythingConfig": "ma_vlm.encoders.configuration_metric_anything",
+    "MetricAnythingViTConfig": "ma_vlm.encoders.configuration_metric_anything_vit",
+    "MetricAnythingImageProcessor": "ma_vlm.encoders.image_processing_metric_anything",
+    "predict_metric_depth": "ma_vlm.encoders.inference",
+    "MetricAnythingDepthEstimatorOutput": "ma_vlm.encoders.modeling_metric_anything",
+    "MetricAnythingForDepthEstimation": "ma_vlm.encoders.modeling_metric_anything",
+    "MetricAnythingModel": "ma_vlm.encoders.modeling_metric_anything",
+    "MetricAnythingModelOutput": "ma_vlm.encoders.modeling_metric_anything",
+    "MetricAnythingPreTrainedModel": "ma_vlm.encoders.modeling_metric_anything",
+    "PRESETS": "ma_vlm.encoders.presets",
+    "preset_config": "ma_vlm.encoders.presets",
+}
 
-AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
-AutoConfig.register(MetricAnythingViTConfig.model_type, MetricAnythingViTConfig, exist_ok=True)
-AutoModel.register(MetricAnythingConfig, MetricAnythingModel, exist_ok=True)
-AutoModelForDepthEstimation.register(MetricAnythingConfig, MetricAnythingForDepthEstimation, exist_ok=True)
-AutoImageProcessor.register(
-    MetricAnythingConfig, image_processor_classes={"pil": MetricAnythingImageProcessor}, exist_ok=True
-)
+__all__ = list(_LAZY)
 
-__all__ = [
-    "MetricAnythingConfig",
-    "MetricAnythingDepthEstimatorOutput",
-    "MetricAnythingForDepthEstimation",
-    "MetricAnythingImageProcessor",
-    "MetricAnythingModel",
-    "MetricAnythingModelOutput",
-    "MetricAnythingPreTrainedModel",
-    "PRESETS",
-    "predict_metric_depth",
-    "preset_config",
-]
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ma_vlm.encoders' has no attribute {name!r}")

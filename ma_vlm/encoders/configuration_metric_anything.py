@@ -11,9 +11,11 @@ from __future__ import annotations
 from copy import deepcopy
 
 from huggingface_hub.dataclasses import strict
-from transformers import Dinov2Config, DINOv3ViTConfig, PreTrainedConfig
+from transformers.configuration_utils import PreTrainedConfig
 
+from ma_vlm.encoders.depth_units import INVERSE_DEPTH_CLAMP  # noqa: F401 (defined with its conversions)
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.registration import register_models
 
 # The official ViT-H+/16 as Transformers' DINOv3ViTConfig sees it (shared/reference spec, sec. 11).
 OFFICIAL_BACKBONE = dict(
@@ -40,26 +42,25 @@ OFFICIAL_BACKBONE = dict(
 
 
 
-@strict
-class MetricAnythingViTConfig(DINOv3ViTConfig):
-    """Transformers' DINOv3 ViT config under a model_type of its own.
-
-    Why: when Transformers loads a composite model (our tower inside LLaVA), it applies every
-    sub-model's hub-checkpoint key renaming to *all* keys, and DINOv3's regex (`layer.` ->
-    `model.layer.`) also rewrites the language model's `layers.` and `layernorm`. Our checkpoints
-    are already in Transformers' layout, so the backbone opts out by not being `dinov3_vit`.
-    The model class is still Transformers' own `DINOv3ViTModel`.
-    """
-
-    model_type = "metric_anything_vit"
+SUPPORTED_BACKBONES = ("dinov3_vit", "metric_anything_vit", "dinov2")
 
 
-_BACKBONE_CONFIGS = {"dinov3_vit": MetricAnythingViTConfig, "metric_anything_vit": MetricAnythingViTConfig,
-                     "dinov2": Dinov2Config}
-SUPPORTED_BACKBONES = tuple(_BACKBONE_CONFIGS)
-# Metric inverse depth is clamped to this range (1/m) before inversion, so depth lies in
-# [1e-3, 1e3] metres, as in the official code.
-INVERSE_DEPTH_CLAMP = (1e-3, 1e3)
+def backbone_config_classes() -> dict:
+    """model_type -> config class of the supported ViTs. Imported when a config is built, not
+    with this module, which Transformers may import while loading AutoConfig (ma_vlm.registration)."""
+    from transformers import Dinov2Config
+
+    from ma_vlm.encoders.configuration_metric_anything_vit import MetricAnythingViTConfig
+
+    return {"dinov3_vit": MetricAnythingViTConfig, "metric_anything_vit": MetricAnythingViTConfig, "dinov2": Dinov2Config}
+
+
+def __getattr__(name: str):
+    if name == "MetricAnythingViTConfig":  # kept importable from here
+        from ma_vlm.encoders.configuration_metric_anything_vit import MetricAnythingViTConfig
+
+        return MetricAnythingViTConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @strict
@@ -114,7 +115,8 @@ class MetricAnythingConfig(PreTrainedConfig):
         backbone = self.backbone_config
         if backbone is None:
             backbone = deepcopy(OFFICIAL_BACKBONE)
-        if isinstance(backbone, PreTrainedConfig) and not isinstance(backbone, tuple(_BACKBONE_CONFIGS.values())):
+        classes = backbone_config_classes()
+        if isinstance(backbone, PreTrainedConfig) and not isinstance(backbone, tuple(classes.values())):
             backbone = backbone.to_dict()
         if isinstance(backbone, dict):
             backbone = deepcopy(backbone)
@@ -125,12 +127,13 @@ class MetricAnythingConfig(PreTrainedConfig):
                 )
             for derived in ("stage_names", "out_features", "out_indices"):
                 backbone.pop(derived, None)
-            backbone = _BACKBONE_CONFIGS[model_type](**backbone)
+            backbone = classes[model_type](**backbone)
         self.backbone_config = backbone
         for name in ("tile_overlaps", "tap_layers", "tap_feature_dims", "tap_upsample_steps",
                      "level_feature_dims", "level_upsample_steps"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
+        register_models()  # AutoModel* lookups need a config first (ma_vlm.registration says why)
 
     def validate_architecture(self):
         """Checks that the pyramid tiles the input exactly, in token units."""
@@ -188,4 +191,4 @@ class MetricAnythingConfig(PreTrainedConfig):
         return 1 + getattr(self.backbone_config, "num_register_tokens", 0)
 
 
-__all__ = ["MetricAnythingConfig", "MetricAnythingViTConfig", "OFFICIAL_BACKBONE"]
+__all__ = ["MetricAnythingConfig", "OFFICIAL_BACKBONE", "backbone_config_classes"]

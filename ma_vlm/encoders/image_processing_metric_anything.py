@@ -4,7 +4,8 @@ Preprocessing is the official `infer.py`'s: uint8 * (1/255), ImageNet mean/std, 
 *normalised* tensor is resized to S x S with bilinear interpolation (align_corners=False, no
 antialias, aspect ratio not kept). Post-processing turns canonical inverse depth into metres
 at the size the user asks for, the official way: scale by W / f_px, resize the inverse depth,
-clamp to [1e-3, 1e3] 1/m, invert.
+clamp to [1e-3, 1e3] 1/m, invert (`ma_vlm.encoders.depth_units`). Cameras follow the one
+convention of `ma_vlm.geometry` (pixel centres at integer coordinates).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
-from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
+from ma_vlm.encoders.depth_units import canonical_to_inverse_depth, inverse_depth_to_depth
 from ma_vlm.errors import MaVlmInputError
-from ma_vlm.geometry import focal_length_from_fov
+from ma_vlm.geometry import centred_intrinsics, check_intrinsics, focal_length_from_fov, scale_intrinsics
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_IMAGE_SIDE_PX = 32
 MISSING_FOCAL_LENGTH = (
-    "metric depth needs the focal length: pass focal_length_px (pixels) to the processor or to "
+    "metric depth needs the focal length: pass intrinsics or focal_length_px (pixels) to the processor or to "
     "post_process_depth_estimation, or set assume_fov_deg on the image processor to assume a "
     "field of view explicitly"
 )
@@ -77,6 +78,7 @@ def image_to_tensor(image) -> torch.Tensor:
 
 class MetricAnythingImageProcessorKwargs(ImagesKwargs, total=False):
     assume_fov_deg: float | None
+    intrinsics: list | torch.Tensor | None
     focal_length_px: float | list[float] | None
 
 
@@ -100,12 +102,15 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         self.image_std = list(image_std)
         self.assume_fov_deg = assume_fov_deg
 
-    def preprocess(self, images, focal_length_px=None, return_tensors="pt", **kwargs) -> BatchFeature:
-        """images: one image or a list. focal_length_px: None, a number, or one per image, in
-        pixels of the image as given.
+    def preprocess(self, images, intrinsics=None, focal_length_px=None, return_tensors="pt", **kwargs) -> BatchFeature:
+        """images: one image or a list. intrinsics: one [fx, fy, cx, cy] per image (or one for
+        all), in pixels of the image as given. focal_length_px: None, a number, or one per image,
+        shorthand for a centred camera with fx = fy.
 
-        Returns `pixel_values` (B, 3, S, S) and, when a focal length is known, `focal_length_px`
-        (B,) converted to pixels of `pixel_values` (f * S / W), ready for the model.
+        Returns `pixel_values` (B, 3, S, S) and, when a camera is known, `intrinsics` (B, 4)
+        rescaled to the pixels of `pixel_values` (fx by S / W and fy by S / H separately, the
+        principal point by the convention of `ma_vlm.geometry`) and `focal_length_px` (B,), their
+        fx, ready for the model.
         """
         if not isinstance(images, (list, tuple)):
             images = [images]
@@ -114,11 +119,25 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         std = torch.tensor(self.image_std).view(3, 1, 1)
         pixel_values = torch.stack([self._resize((t - mean) / std) for t in tensors])
         data = {"pixel_values": pixel_values}
-        focal = self.resolve_focal_lengths(focal_length_px, [t.shape[-1] for t in tensors])
-        if focal is not None:
-            widths = torch.tensor([t.shape[-1] for t in tensors], dtype=torch.float32)
-            data["focal_length_px"] = focal * self.size / widths
+        sizes = [tuple(t.shape[-2:]) for t in tensors]
+        camera = self.resolve_intrinsics(intrinsics, focal_length_px, sizes)
+        if camera is not None:
+            heights, widths = (torch.tensor(side, dtype=torch.float32) for side in zip(*sizes))
+            data["intrinsics"] = scale_intrinsics(camera, self.size / widths, self.size / heights)
+            data["focal_length_px"] = data["intrinsics"][:, 0]
         return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def resolve_intrinsics(self, intrinsics, focal_length_px, sizes: list[tuple[int, int]]) -> torch.Tensor | None:
+        """(B, 4) cameras in pixels of the images as given ((H, W) each), from `intrinsics`,
+        `focal_length_px` or `assume_fov_deg` (centred); None when none is given."""
+        if intrinsics is not None:
+            if focal_length_px is not None:
+                raise MaVlmInputError("give intrinsics or focal_length_px, not both (focal_length_px is fx)")
+            return check_intrinsics(intrinsics, len(sizes))
+        focal = self.resolve_focal_lengths(focal_length_px, [w for _, w in sizes])
+        if focal is None:
+            return None
+        return torch.tensor([centred_intrinsics(f, w, h) for f, (h, w) in zip(focal.tolist(), sizes)])
 
     def prepare_prompt_depth(self, prompt_depth) -> torch.Tensor:
         """(H, W) sparse metric depth in metres of the image as given (0 = missing) ->
@@ -188,14 +207,14 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
             if focal is None:
                 raise MaVlmInputError(MISSING_FOCAL_LENGTH)
             widths = torch.tensor([w for _, w in target_sizes], dtype=canonical.dtype, device=canonical.device)
-            inverse = canonical * (widths / focal.to(canonical)).view(-1, 1, 1)
+            inverse = canonical_to_inverse_depth(canonical, focal.to(canonical), widths)
         results = []
         for item_inverse, size, in zip(inverse, target_sizes):
             if tuple(item_inverse.shape) != size:
                 item_inverse = F.interpolate(
                     item_inverse[None, None], size=size, mode="bilinear", align_corners=False
                 )[0, 0]
-            depth = 1.0 / item_inverse.clamp(*INVERSE_DEPTH_CLAMP)
+            depth = inverse_depth_to_depth(item_inverse)
             results.append({"predicted_depth": depth})
         return results
 

@@ -10,19 +10,21 @@ from ma_vlm.errors import MaVlmInputError
 
 
 @torch.no_grad()
-def predict_metric_depth(model, processor, image, focal_length_px: float | None, prompt_depth=None) -> np.ndarray:
+def predict_metric_depth(model, processor, image, focal_length_px: float | None = None, prompt_depth=None,
+                         intrinsics=None) -> np.ndarray:
     """(H, W) float32 depth in metres for `image` (PIL or (H, W, 3) uint8), at its own size.
 
-    focal_length_px: pixels of `image`; None only if the processor has `assume_fov_deg`.
+    intrinsics: [fx, fy, cx, cy] in pixels of `image`, or focal_length_px (fx) for a centred
+    camera; neither only if the processor has `assume_fov_deg`.
     prompt_depth: optional (H, W) sparse metric depth in metres (0 = missing) for a prompt-based
     (teacher) model.
     """
-    inputs = processor(image, focal_length_px=focal_length_px)
-    if "focal_length_px" not in inputs:
+    inputs = processor(image, intrinsics=None if intrinsics is None else [intrinsics], focal_length_px=focal_length_px)
+    if "intrinsics" not in inputs:
         raise MaVlmInputError(MISSING_FOCAL_LENGTH)
     parameter = next(model.parameters())
     kwargs = {"pixel_values": inputs["pixel_values"].to(parameter.device, parameter.dtype),
-              "focal_length_px": inputs["focal_length_px"].to(parameter.device)}
+              "intrinsics": inputs["intrinsics"].to(parameter.device)}
     if prompt_depth is not None:
         kwargs["prompt_depth"] = processor.prepare_prompt_depth(prompt_depth).to(parameter.device, parameter.dtype)
     outputs = model(**kwargs)

@@ -18,16 +18,18 @@ from transformers import Dinov2Model, DINOv3ViTModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP, MetricAnythingConfig
+from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
 from ma_vlm.encoders.decoder_metric_anything import (
     MetricAnythingDecoder,
     MetricAnythingHead,
     MetricAnythingNeck,
     MetricAnythingPromptLayer,
 )
+from ma_vlm.encoders.depth_units import canonical_to_inverse_depth, depth_to_canonical, inverse_depth_to_depth
 from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion, densify_prompt
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.geometry import backproject_pixels, check_intrinsics
 
 
 @dataclass
@@ -55,13 +57,20 @@ class MetricAnythingModelOutput(ModelOutput):
 
 @dataclass
 class MetricAnythingDepthEstimatorOutput(ModelOutput):
-    """Output of `MetricAnythingForDepthEstimation` at network resolution (S x S).
+    """Output of `MetricAnythingForDepthEstimation`, all from one pass, at network resolution.
 
-    predicted_depth: (B, S, S) metres, or None when no focal length was given.
+    predicted_depth: (B, S, S) metres, or None when no camera was given.
     inverse_depth: (B, S, S) metric inverse depth, 1/m (before clamping), or None likewise.
     canonical_inverse_depth: (B, S, S) the head's output; metric inverse depth is
-        canonical * S / focal_length_px (focal length in pixels of `pixel_values`).
-    last_hidden_state / hidden_states: the tower's visual tokens from the same pass.
+        canonical * S / fx (`ma_vlm.encoders.depth_units`).
+    last_hidden_state / hidden_states: the tower's visual tokens, (B, 1 + N, D), CLS first.
+    token_depth: (B, N) metres, one per patch token of `last_hidden_state` (CLS excluded): the
+        median of `predicted_depth` over the S/t x S/t pixels the token covers (t x t tokens).
+        Median, not mean: a token straddling an edge gets the depth of a surface it sees, not a
+        value between foreground and background where nothing is.
+    token_points: (B, N, 3) metres, camera frame (OpenCV axes: x right, y down, z forward): the
+        back-projection of each token's centre pixel at its `token_depth`.
+    intrinsics: (B, 4) [fx, fy, cx, cy] in pixels of `pixel_values`, as used (`ma_vlm.geometry`).
     """
 
     loss: torch.FloatTensor | None = None
@@ -70,6 +79,9 @@ class MetricAnythingDepthEstimatorOutput(ModelOutput):
     canonical_inverse_depth: torch.FloatTensor | None = None
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    token_depth: torch.FloatTensor | None = None
+    token_points: torch.FloatTensor | None = None
+    intrinsics: torch.FloatTensor | None = None
 
 
 def _vit_parts(backbone: nn.Module):
@@ -252,24 +264,31 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
     def forward(
         self,
         pixel_values: torch.Tensor,
+        intrinsics: torch.Tensor | None = None,
         focal_length_px: torch.Tensor | float | None = None,
         prompt_depth: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> MetricAnythingDepthEstimatorOutput | tuple:
-        """pixel_values: (B, 3, S, S); focal_length_px: (B,) or scalar, focal length in pixels of
-        `pixel_values` (the image processor converts from the original image).
+        """pixel_values: (B, 3, S, S). intrinsics: (B, 4) [fx, fy, cx, cy] in pixels of
+        `pixel_values` (the image processor rescales them from the image as given).
+        focal_length_px: (B,) or a number, shorthand for a centred camera with fx = fy; given
+        with `intrinsics` it must equal their fx. Without a camera only the canonical inverse
+        depth and the tokens come back.
 
         prompt_depth (teacher, `config.use_prompt`): (B, 1, S, S) or (B, S, S) sparse metric depth
         in metres at network size, 0 = missing (`MetricAnythingImageProcessor.prepare_prompt_depth`);
-        needs `focal_length_px`. Images whose prompt is all zero run as without a prompt.
+        needs a camera. Images whose prompt is all zero run as without a prompt.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        batch, size = pixel_values.shape[0], self.config.image_size
+        camera = resolve_intrinsics(intrinsics, focal_length_px, batch, size, pixel_values.device)
+        focal = camera[:, 0] if camera is not None else None
         tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         prompt = None
         if prompt_depth is not None:
-            sparse = self.prompt_in_canonical_units(prompt_depth, focal_length_px, pixel_values.shape[0])
+            sparse = self.prompt_in_canonical_units(prompt_depth, focal, batch)
             dense, support = densify_prompt(sparse[:, :1], sparse[:, 1:])
             prompt = torch.cat([dense, support], dim=1)
         features = self.neck(tower.tap_features, tower.level_features)
@@ -278,25 +297,28 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             present = sparse[:, 1].amax(dim=(1, 2)) > 0
             canonical = self.prompt_fusion(canonical, dense, support, pixel_values, present)
 
-        inverse_depth = predicted_depth = None
-        if focal_length_px is not None:
-            focal = check_focal_length(focal_length_px, canonical.shape[0], canonical.device)
-            inverse_depth = canonical * (canonical.shape[-1] / focal.to(canonical.dtype)).view(-1, 1, 1)
-            predicted_depth = 1.0 / inverse_depth.clamp(*INVERSE_DEPTH_CLAMP)
+        inverse_depth = predicted_depth = token_depth = token_points = None
+        if camera is not None:
+            inverse_depth = canonical_to_inverse_depth(canonical, focal, canonical.shape[-1])
+            predicted_depth = inverse_depth_to_depth(inverse_depth)
+            token_depth, token_points = token_depth_and_points(predicted_depth, camera, self.config.tokens_per_tile)
         output = MetricAnythingDepthEstimatorOutput(
             predicted_depth=predicted_depth,
             inverse_depth=inverse_depth,
             canonical_inverse_depth=canonical,
             last_hidden_state=tower.last_hidden_state,
             hidden_states=tower.hidden_states,
+            token_depth=token_depth,
+            token_points=token_points,
+            intrinsics=camera,
         )
         return output if return_dict else output.to_tuple()
 
     def prompt_in_canonical_units(self, prompt_depth: torch.Tensor, focal_length_px, batch: int) -> torch.Tensor:
         """(B, 1|-, S, S) metres, 0 = missing -> (B, 2, S, S) [canonical inverse depth, validity].
 
-        The head predicts canonical inverse depth c with metric inverse depth = c * S / f, so a
-        prompt of depth d metres is c = f / (S * d): the prompt speaks the head's own units.
+        The prompt speaks the head's own units: depth d metres is canonical f / (S * d)
+        (`depth_units.depth_to_canonical`), f the focal length in pixels of `pixel_values`.
         """
         if not self.config.use_prompt:
             raise MaVlmInputError(
@@ -305,8 +327,8 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             )
         if focal_length_px is None:
             raise MaVlmInputError(
-                "prompt_depth needs focal_length_px: the metric prompt is converted to the model's "
-                "canonical inverse depth f / (S * depth_m); pass the focal length in pixels of pixel_values"
+                "prompt_depth needs focal_length_px or intrinsics: the metric prompt is converted to the model's "
+                "canonical inverse depth f / (S * depth_m); pass the camera in pixels of pixel_values"
             )
         size = self.config.image_size
         if prompt_depth.ndim == 3:
@@ -321,8 +343,44 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         focal = check_focal_length(focal_length_px, batch, prompt_depth.device).to(torch.float32)
         depth = prompt_depth.to(torch.float32)
         valid = depth > 0
-        canonical = torch.where(valid, focal.view(-1, 1, 1, 1) / (size * depth.clamp_min(1e-6)), torch.zeros_like(depth))
+        canonical = torch.where(valid, depth_to_canonical(depth.clamp_min(1e-6), focal, size), torch.zeros_like(depth))
         return torch.cat([canonical, valid.to(torch.float32)], dim=1)
+
+
+def resolve_intrinsics(intrinsics, focal_length_px, batch: int, size: int, device=None) -> torch.Tensor | None:
+    """The (B, 4) camera in pixels of the S x S `pixel_values`, from `intrinsics` or from the
+    `focal_length_px` shorthand (centred principal point); None when neither is given."""
+    if intrinsics is None:
+        if focal_length_px is None:
+            return None
+        focal = check_focal_length(focal_length_px, batch, device)
+        centre = torch.full_like(focal, (size - 1) / 2)
+        return torch.stack([focal, focal, centre, centre], dim=-1)
+    camera = check_intrinsics(intrinsics, batch, device)
+    if focal_length_px is not None:
+        focal = check_focal_length(focal_length_px, batch, device)
+        if not torch.allclose(focal, camera[:, 0], rtol=1e-5):
+            raise MaVlmInputError(
+                f"focal_length_px {focal.tolist()} disagrees with intrinsics fx {camera[:, 0].tolist()}; pass one of them"
+            )
+    return camera
+
+
+def token_depth_and_points(predicted_depth: torch.Tensor, intrinsics: torch.Tensor, tokens_per_side: int):
+    """(B, S, S) metres and (B, 4) intrinsics -> token_depth (B, t*t) metres (median over each
+    token's S/t x S/t pixels, row-major like the tokens) and token_points (B, t*t, 3) metres,
+    the back-projection of each token's centre pixel at that depth."""
+    batch, size = predicted_depth.shape[0], predicted_depth.shape[-1]
+    block = size // tokens_per_side
+    blocks = predicted_depth.reshape(batch, tokens_per_side, block, tokens_per_side, block)
+    blocks = blocks.permute(0, 1, 3, 2, 4).reshape(batch, tokens_per_side**2, block * block)
+    token_depth = blocks.median(dim=-1).values
+    # centre of a block of pixels [k * block, (k + 1) * block) under integer pixel centres
+    centres = torch.arange(tokens_per_side, device=predicted_depth.device, dtype=predicted_depth.dtype)
+    centres = centres * block + (block - 1) / 2
+    v, u = torch.meshgrid(centres, centres, indexing="ij")
+    token_points = backproject_pixels(u.reshape(1, -1), v.reshape(1, -1), token_depth, intrinsics)
+    return token_depth, token_points
 
 
 def check_focal_length(focal_length_px, batch: int, device=None) -> torch.Tensor:

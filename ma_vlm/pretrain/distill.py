@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import torch
 
-from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
+from ma_vlm.encoders.depth_units import inverse_depth_to_depth
 
 
 def teacher_depth(teacher, batch: dict) -> torch.Tensor:
@@ -20,7 +20,7 @@ def teacher_depth(teacher, batch: dict) -> torch.Tensor:
     with torch.no_grad():
         inverse = teacher(batch["pixel_values"], focal_length_px=batch["focal_length_px"],
                           prompt_depth=batch["prompt_depth"]).inverse_depth
-    return 1.0 / inverse.float().clamp(*INVERSE_DEPTH_CLAMP)
+    return inverse_depth_to_depth(inverse.float())
 
 
 def training_losses(model, batch: dict, loss_fn, teacher=None, ground_truth_weight: float = 1.0) -> dict:

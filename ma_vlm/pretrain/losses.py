@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ma_vlm.encoders.configuration_metric_anything import INVERSE_DEPTH_CLAMP
+from ma_vlm.encoders.depth_units import inverse_depth_to_depth
 
 
 def log_residual(inverse_depth: torch.Tensor, depth_m: torch.Tensor, valid_mask: torch.Tensor):
@@ -30,7 +30,7 @@ def log_residual(inverse_depth: torch.Tensor, depth_m: torch.Tensor, valid_mask:
     inverse_depth, depth_m, valid_mask = (t.reshape(t.shape[0], *t.shape[-2:]) for t in
                                           (inverse_depth, depth_m, valid_mask))
     valid = valid_mask.bool() & (depth_m > 0) & torch.isfinite(depth_m)
-    predicted_log = -torch.log(inverse_depth.float().clamp(*INVERSE_DEPTH_CLAMP))  # the model's own clamp (1/m)
+    predicted_log = torch.log(inverse_depth_to_depth(inverse_depth.float()))  # the model's own clamp
     target_log = torch.log(torch.where(valid, depth_m.float(), torch.ones_like(depth_m, dtype=torch.float32)))
     return torch.where(valid, predicted_log - target_log, torch.zeros_like(predicted_log)), valid
 

@@ -18,7 +18,7 @@ def test_depth_outputs(tmp_path, tiny_model_dir, rgb_image):
     points, colors = read_point_cloud_ply(tmp_path / "out" / "room.ply")
     assert len(points) == 96 * 128
     np.testing.assert_allclose(points[:, 2], depth_m.reshape(-1), rtol=1e-6)  # z is the depth
-    # pixel (0, 0) lies left of and above the principal point (64, 48): negative x and y
+    # pixel (0, 0) lies left of and above the centred principal point ((128 - 1) / 2, (96 - 1) / 2)
     assert points[0, 0] < 0 and points[0, 1] < 0
-    np.testing.assert_allclose(points[0, 0], (0 - 64) / 90 * depth_m[0, 0], rtol=1e-5)
+    np.testing.assert_allclose(points[0, 0], (0 - 63.5) / 90 * depth_m[0, 0], rtol=1e-5)
     assert (colors == rgb_image.reshape(-1, 3)).all()

@@ -42,9 +42,8 @@ def load_predictor(model: str):
 
     def predict(image, intrinsics, prompt_depth):
         with torch.inference_mode():
-            # fx: the model takes one focal length (square pixels); benchmark cameras are ~square.
-            return predict_metric_depth(network, processor, image, float(intrinsics[0]),
-                                        prompt_depth=prompt_depth)
+            return predict_metric_depth(network, processor, image, prompt_depth=prompt_depth,
+                                        intrinsics=[float(v) for v in intrinsics])
 
     return predict
 
