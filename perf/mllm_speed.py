@@ -27,8 +27,8 @@ def build(kind: str, preset: str, llm: str, projector: str, reduction: int):
 
     torch.manual_seed(0)
     if llm == "tiny":
-        from transformers import PreTrainedTokenizerFast
         from tokenizers import Tokenizer, models
+        from transformers import PreTrainedTokenizerFast
 
         tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0, "a": 1}, "<unk>")),
                                             unk_token="<unk>", eos_token="<unk>",

@@ -12,9 +12,9 @@ from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 import ma_vlm.encoders  # noqa: F401  (registers metric_anything: the tower inside the config)
 from ma_vlm.mllm.build import SMOLLM2_GGUF, build_spatial_mllm, load_causal_lm, load_tower, smollm2_folder
 from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
+from ma_vlm.mllm.lora import STAGES, LoraSettings, apply_stage, load_spatial_mllm
 from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration, SpatialLlavaModel
 from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
-from ma_vlm.mllm.lora import STAGES, LoraSettings, apply_stage, load_spatial_mllm
 from ma_vlm.mllm.projector import PROJECTOR_TYPES, build_projector, projected_token_count
 
 AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from transformers import LlavaForConditionalGeneration, LlavaModel
-from transformers.models.llava.modeling_llava import LlavaPreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.models.llava.modeling_llava import LlavaPreTrainedModel
 
 from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
 from ma_vlm.mllm.projector import build_projector

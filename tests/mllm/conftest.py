@@ -1,7 +1,6 @@
 """Tiny spatial MLLMs for the tests: a random 2-layer Llama with SmolLM2's real tokenizer (and
 chat template) + the tiny Metric Anything tower."""
 
-import glob
 import importlib.util
 import os
 from pathlib import Path

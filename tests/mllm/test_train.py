@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ma_vlm.mllm.data import IGNORE_INDEX, tokenize_conversation, to_messages
+from ma_vlm.mllm.data import IGNORE_INDEX, to_messages, tokenize_conversation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_loss_is_on_assistant_turns_only(build_tiny):
     conversations = [{"from": "human", "value": "<image>\nHow far?"}, {"from": "gpt", "value": "2.5 metres"},
                      {"from": "human", "value": "And the lamp?"}, {"from": "gpt", "value": "1.2"}]  # fmt: skip
     input_ids, labels = tokenize_conversation(processor, to_messages(conversations, has_image=True), 512)
-    trained = processor.tokenizer.decode([t for t, l in zip(input_ids, labels) if l != IGNORE_INDEX])
+    trained = processor.tokenizer.decode([token for token, label in zip(input_ids, labels) if label != IGNORE_INDEX])
     assert trained == "2.5 metres<|im_end|>\n1.2<|im_end|>\n"
     assert input_ids.count(processor.image_token_id) == processor.num_image_tokens
     whole = processor.apply_chat_template(to_messages(conversations, has_image=True), tokenize=False)
