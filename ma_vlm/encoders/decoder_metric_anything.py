@@ -50,9 +50,9 @@ class ResidualConvUnit(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.residual = nn.Sequential(
-            nn.ReLU(),
+            nn.ReLU(),  # not in place: x is still needed for the sum
             nn.Conv2d(dim, dim, kernel_size=3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),  # in place on a fresh conv output: no full-size copy
             nn.Conv2d(dim, dim, kernel_size=3, padding=1),
         )
 
@@ -152,9 +152,13 @@ class MetricAnythingHead(nn.Sequential):
             nn.Conv2d(dim, dim // 2, kernel_size=3, padding=1),
             nn.ConvTranspose2d(dim // 2, dim // 2, kernel_size=2, stride=2, bias=True),
             nn.Conv2d(dim // 2, hidden, kernel_size=3, padding=1),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
         ]
+        # In-place ReLUs: at full resolution an out-of-place one writes a new S x S map each time
+        # (the largest single cost of the head on CPU, as profiled).
         for _ in range(4):
-            layers += [nn.Conv2d(hidden, hidden, kernel_size=3, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(hidden, hidden, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+        # The last one stays out of place (one channel, cheap): training reads its input through a
+        # forward hook on the conv before it (pretrain.distill.capture_head_pre_activation).
         layers += [nn.Conv2d(hidden, 1, kernel_size=1), nn.ReLU()]
         super().__init__(*layers)

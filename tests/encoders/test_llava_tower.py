@@ -53,3 +53,16 @@ def test_llava_with_the_tower_saves_and_loads(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(again(input_ids=input_ids, pixel_values=pixel_values).logits,
                                    model(input_ids=input_ids, pixel_values=pixel_values).logits)
+
+
+def test_llava_image_features_are_the_towers_patch_tokens():
+    model = tiny_llava(-1)
+    pixel_values = torch.randn(1, 3, 512, 512)
+    with torch.no_grad():
+        features = model.model.get_image_features(pixel_values=pixel_values, vision_feature_layer=-1,
+                                                  vision_feature_select_strategy="default").pooler_output[0]
+        tower = model.model.vision_tower(pixel_values, output_hidden_states=True)
+        patch_tokens = tower.hidden_states[-1][0, 1:]  # CLS dropped by LLaVA's "default" strategy
+        expected = model.model.multi_modal_projector(patch_tokens)
+    assert patch_tokens.shape[0] == tower.last_hidden_state.shape[1] - 1 == 64  # the token_depth tokens
+    torch.testing.assert_close(features, expected)

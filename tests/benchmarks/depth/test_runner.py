@@ -104,3 +104,20 @@ def test_eval_depth_runs_a_saved_metric_anything_model_folder(tmp_path, use_prom
     report = json.loads(output.read_text())  # random weights: the numbers only need to exist
     assert report["num_images"] == 1 and report["prompt"] == prompt
     assert all(np.isfinite(v) for v in report["metrics"].values())
+
+
+def test_eval_depth_metrics_equal_hand_computed_values(tmp_path):
+    """Ground truth 1 m on the left half, 3 m on the right; the model says 2 m everywhere."""
+    gt = np.full((32, 32), 1000, np.uint16)
+    gt[:, 16:] = 3000
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(gt).save(tmp_path / "a_depth.png")
+    (tmp_path / "a.json").write_text(json.dumps({"cam_in": [30.0, 30.0, 15.5, 15.5]}))
+
+    report = evaluate_depth(lambda image, intrinsics, prompt: np.full((32, 32), 2.0, np.float32),
+                            open_depth_benchmark(tmp_path), None, progress=False)
+    # |2 - 1| / 1 = 1 and |2 - 3| / 3 = 1/3 on equal halves; ratios 2 and 1.5
+    expected = {"abs_rel": (1 + 1 / 3) / 2, "sq_rel": (1 + 1 / 3) / 2, "rmse": 1.0,
+                "rmse_log": np.sqrt((np.log(2) ** 2 + np.log(1.5) ** 2) / 2),
+                "log10": (np.log10(2) + np.log10(1.5)) / 2, "delta1": 0.0, "delta2": 0.5, "delta3": 0.5}
+    assert report["metrics"] == pytest.approx(expected, rel=1e-5)
