@@ -7,7 +7,7 @@ without trust_remote_code. Open `build.py` to assemble one, `lora.py` for PEFT s
 `train.py` for `ma-vlm train mllm`.
 """
 
-from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
 
 import ma_vlm.encoders  # noqa: F401  (registers metric_anything: the tower inside the config)
 from ma_vlm.mllm.build import SMOLLM2_GGUF, build_spatial_mllm, load_causal_lm, load_tower, smollm2_folder
@@ -20,6 +20,9 @@ from ma_vlm.mllm.projector import PROJECTOR_TYPES, build_projector, projected_to
 AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
 AutoModelForImageTextToText.register(SpatialLlavaConfig, SpatialLlavaForConditionalGeneration, exist_ok=True)
 AutoProcessor.register(SpatialLlavaConfig, SpatialLlavaProcessor, exist_ok=True)
+# AutoProcessor resolves the image processor through the folder's config (spatial_llava)
+AutoImageProcessor.register(SpatialLlavaConfig, image_processor_classes={"pil": ma_vlm.encoders.MetricAnythingImageProcessor},
+                            exist_ok=True)  # fmt: skip
 
 __all__ = [
     "PROJECTOR_TYPES",
