@@ -2,7 +2,8 @@
 
 `import ma_vlm` promises that `AutoConfig`, `AutoModel`, `AutoModelForDepthEstimation`,
 `AutoImageProcessor` (and Transformers' own LLaVA, whose `vision_config` goes through
-`AutoConfig`) know the `metric_anything` model type. Registering means importing our classes,
+`AutoConfig`) know the `metric_anything` model type, and that `AutoConfig`,
+`AutoModelForImageTextToText` and `AutoProcessor` know the spatial MLLM (`spatial_llava`). Registering means importing our classes,
 which import torch and Transformers (seconds on a small CPU); `ma-vlm --help` and light commands
 must not pay that. So `import ma_vlm` only installs this hook, and:
 
@@ -34,6 +35,9 @@ def _register_config(auto) -> None:
 
     auto.AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
     auto.AutoConfig.register(MetricAnythingPointMapConfig.model_type, MetricAnythingPointMapConfig, exist_ok=True)
+    from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
+
+    auto.AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
 
 
 def _register_image_processor(auto) -> None:
@@ -81,6 +85,30 @@ def register_models() -> None:
     AutoModel.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation, exist_ok=True)
     AutoModelForDepthEstimation.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation,
                                          exist_ok=True)
+
+
+_mllm_registered = False
+
+
+def register_mllm() -> None:
+    """Put the spatial MLLM (`spatial_llava`) into AutoModelForImageTextToText, AutoProcessor and
+    AutoImageProcessor, once (called by `SpatialLlavaConfig` when it is built, like the tower's)."""
+    global _mllm_registered
+    if _mllm_registered:
+        return
+    _mllm_registered = True
+    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
+
+    from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
+    from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
+    from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration
+    from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
+
+    AutoModelForImageTextToText.register(SpatialLlavaConfig, SpatialLlavaForConditionalGeneration, exist_ok=True)
+    AutoProcessor.register(SpatialLlavaConfig, SpatialLlavaProcessor, exist_ok=True)
+    # AutoProcessor resolves the image processor through the folder's config (spatial_llava)
+    AutoImageProcessor.register(SpatialLlavaConfig, image_processor_classes={"pil": MetricAnythingImageProcessor},
+                                exist_ok=True)
 
 
 class _RegisterAfterLoading(importlib.abc.Loader):

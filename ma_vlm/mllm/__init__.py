@@ -1,44 +1,40 @@
 """A spatial MLLM from parts: any causal LM + the Metric Anything tower + a projector.
 
-Importing this package registers `spatial_llava` with AutoConfig, AutoModelForImageTextToText
-and AutoProcessor (and the tower's classes through `ma_vlm.encoders`), so saved folders load
-with `AutoModelForImageTextToText.from_pretrained(folder)` / `AutoProcessor.from_pretrained(folder)`,
-without trust_remote_code. Open `build.py` to assemble one, `lora.py` for PEFT stages,
-`train.py` for `ma-vlm train mllm`.
+`import ma_vlm` registers `spatial_llava` with AutoConfig, and building its config registers
+AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor (`ma_vlm.registration` says
+why and how), so saved folders load with `AutoModelForImageTextToText.from_pretrained(folder)` /
+`AutoProcessor.from_pretrained(folder)`, without trust_remote_code. The names below load on first
+use, so `ma-vlm --help` (which imports `ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
+assemble one, `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
+from importlib import import_module
 
-import ma_vlm.encoders  # noqa: F401  (registers metric_anything: the tower inside the config)
-from ma_vlm.mllm.build import SMOLLM2_GGUF, build_spatial_mllm, load_causal_lm, load_tower, smollm2_folder
-from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
-from ma_vlm.mllm.lora import STAGES, LoraSettings, apply_stage, load_spatial_mllm
-from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration, SpatialLlavaModel
-from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
-from ma_vlm.mllm.projector import PROJECTOR_TYPES, build_projector, projected_token_count
+_LAZY = {
+    "SMOLLM2_GGUF": "ma_vlm.mllm.build",
+    "build_spatial_mllm": "ma_vlm.mllm.build",
+    "load_causal_lm": "ma_vlm.mllm.build",
+    "load_tower": "ma_vlm.mllm.build",
+    "smollm2_folder": "ma_vlm.mllm.build",
+    "SpatialLlavaConfig": "ma_vlm.mllm.configuration_spatial_llava",
+    "STAGES": "ma_vlm.mllm.lora",
+    "LoraSettings": "ma_vlm.mllm.lora",
+    "apply_stage": "ma_vlm.mllm.lora",
+    "load_spatial_mllm": "ma_vlm.mllm.lora",
+    "SpatialLlavaForConditionalGeneration": "ma_vlm.mllm.modeling_spatial_llava",
+    "SpatialLlavaModel": "ma_vlm.mllm.modeling_spatial_llava",
+    "SpatialLlavaProcessor": "ma_vlm.mllm.processing_spatial_llava",
+    "PROJECTOR_TYPES": "ma_vlm.mllm.projector",
+    "build_projector": "ma_vlm.mllm.projector",
+    "projected_token_count": "ma_vlm.mllm.projector",
+}
 
-AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
-AutoModelForImageTextToText.register(SpatialLlavaConfig, SpatialLlavaForConditionalGeneration, exist_ok=True)
-AutoProcessor.register(SpatialLlavaConfig, SpatialLlavaProcessor, exist_ok=True)
-# AutoProcessor resolves the image processor through the folder's config (spatial_llava)
-AutoImageProcessor.register(SpatialLlavaConfig, image_processor_classes={"pil": ma_vlm.encoders.MetricAnythingImageProcessor},
-                            exist_ok=True)  # fmt: skip
+__all__ = list(_LAZY)
 
-__all__ = [
-    "PROJECTOR_TYPES",
-    "SMOLLM2_GGUF",
-    "STAGES",
-    "LoraSettings",
-    "apply_stage",
-    "load_spatial_mllm",
-    "SpatialLlavaConfig",
-    "SpatialLlavaForConditionalGeneration",
-    "SpatialLlavaModel",
-    "SpatialLlavaProcessor",
-    "build_projector",
-    "build_spatial_mllm",
-    "load_causal_lm",
-    "load_tower",
-    "projected_token_count",
-    "smollm2_folder",
-]
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ma_vlm.mllm' has no attribute {name!r}")

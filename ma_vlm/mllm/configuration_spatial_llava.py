@@ -6,6 +6,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import LlavaConfig
 
 from ma_vlm.mllm.projector import PROJECTOR_TYPES, projected_token_count
+from ma_vlm.registration import register_mllm
 
 
 @strict
@@ -27,6 +28,7 @@ class SpatialLlavaConfig(LlavaConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        register_mllm()  # AutoModel*/AutoProcessor lookups need a config first (ma_vlm.registration says why)
         if self.projector_type not in PROJECTOR_TYPES:
             raise ValueError(f"projector_type {self.projector_type!r} is not supported; use one of {PROJECTOR_TYPES}")
 
