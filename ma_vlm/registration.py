@@ -2,8 +2,7 @@
 
 `import ma_vlm` promises that `AutoConfig`, `AutoModel`, `AutoModelForDepthEstimation`,
 `AutoImageProcessor` (and Transformers' own LLaVA, whose `vision_config` goes through
-`AutoConfig`) know the `metric_anything` model type, and that `AutoConfig`,
-`AutoModelForImageTextToText` and `AutoProcessor` know the spatial MLLM (`spatial_llava`). Registering means importing our classes,
+`AutoConfig`) know the `metric_anything` model type. Registering means importing our classes,
 which import torch and Transformers (seconds on a small CPU); `ma-vlm --help` and light commands
 must not pay that. So `import ma_vlm` only installs this hook, and:
 
@@ -35,9 +34,6 @@ def _register_config(auto) -> None:
 
     auto.AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
     auto.AutoConfig.register(MetricAnythingPointMapConfig.model_type, MetricAnythingPointMapConfig, exist_ok=True)
-    from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
-
-    auto.AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
 
 
 def _register_image_processor(auto) -> None:
@@ -91,19 +87,24 @@ _mllm_registered = False
 
 
 def register_mllm() -> None:
-    """Put the spatial MLLM (`spatial_llava`) into AutoModelForImageTextToText, AutoProcessor and
-    AutoImageProcessor, once (called by `SpatialLlavaConfig` when it is built, like the tower's)."""
+    """Put the spatial MLLM (`spatial_llava`) into AutoConfig, AutoModelForImageTextToText,
+    AutoProcessor and AutoImageProcessor, once. Called on first use of any `ma_vlm.mllm` name
+    (and by `ma_vlm.mllm.register()`), not from a Transformers import hook: its config subclasses
+    `LlavaConfig`, whose module imports the Auto package, so registering it while Transformers
+    loads `configuration_auto` is a circular import (measured: `partially initialized module
+    ... modeling_auto`)."""
     global _mllm_registered
     if _mllm_registered:
         return
     _mllm_registered = True
-    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
 
     from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
     from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
     from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration
     from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
 
+    AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
     AutoModelForImageTextToText.register(SpatialLlavaConfig, SpatialLlavaForConditionalGeneration, exist_ok=True)
     AutoProcessor.register(SpatialLlavaConfig, SpatialLlavaProcessor, exist_ok=True)
     # AutoProcessor resolves the image processor through the folder's config (spatial_llava)

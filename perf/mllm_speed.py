@@ -52,7 +52,9 @@ def build(kind: str, preset: str, llm: str, projector: str, reduction: int):
 def measure(kind, args, queue):
     import torch
 
-    import ma_vlm.mllm  # noqa: F401
+    import ma_vlm.mllm
+
+    ma_vlm.mllm.register()  # spatial_llava into the Auto classes
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_num_threads(args.threads)

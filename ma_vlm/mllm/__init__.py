@@ -1,10 +1,11 @@
 """A spatial MLLM from parts: any causal LM + the Metric Anything tower + a projector.
 
-`import ma_vlm` registers `spatial_llava` with AutoConfig, and building its config registers
-AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor (`ma_vlm.registration` says
-why and how), so saved folders load with `AutoModelForImageTextToText.from_pretrained(folder)` /
-`AutoProcessor.from_pretrained(folder)`, without trust_remote_code. The names below load on first
-use, so `ma-vlm --help` (which imports `ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
+The first use of any name below (or `ma_vlm.mllm.register()`) registers `spatial_llava` with
+AutoConfig, AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor
+(`ma_vlm.registration.register_mllm` says why not at `import ma_vlm`), so saved folders load with
+`AutoModelForImageTextToText.from_pretrained(folder)` / `AutoProcessor.from_pretrained(folder)`,
+without trust_remote_code. Nothing heavy runs at import, so `ma-vlm --help` (which imports
+`ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
 assemble one, `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
 """
 
@@ -29,11 +30,19 @@ _LAZY = {
     "projected_token_count": "ma_vlm.mllm.projector",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["register", *_LAZY]
+
+
+def register() -> None:
+    """Register `spatial_llava` with the Auto classes (idempotent)."""
+    from ma_vlm.registration import register_mllm
+
+    register_mllm()
 
 
 def __getattr__(name: str):
     if name in _LAZY:
+        register()
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

@@ -77,7 +77,9 @@ def load_spatial_mllm(folder: str, **kwargs):
     (relative paths are resolved against the adapter folder). kwargs go to from_pretrained."""
     from transformers import AutoModelForImageTextToText
 
-    import ma_vlm.mllm  # noqa: F401  (registers spatial_llava)
+    import ma_vlm.mllm
+
+    ma_vlm.mllm.register()  # spatial_llava into the Auto classes
 
     folder_path = Path(folder)
     adapter_config = folder_path / "adapter_config.json"

@@ -68,7 +68,13 @@ def load_recipe(path: str) -> MllmRecipe:
 
     if not Path(path).is_file():
         raise MaVlmInputError(f"recipe {path} not found")
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as error:
+        raise MaVlmInputError(f"recipe {path} is not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise MaVlmInputError(f"recipe {path} must be a YAML mapping (model:, data:, train: ...); "
+                              f"see recipes/mllm_lora_tiny.yaml")
     recipe = _section(MllmRecipe, {k: v for k, v in raw.items() if k not in ("model", "data")}, "top level")
     recipe.model = _section(MllmModelRecipe, raw.get("model"), "model")
     recipe.data = _section(MllmDataRecipe, raw.get("data"), "data")

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-import ma_vlm.mllm  # noqa: F401  (registers spatial_llava)
+import ma_vlm.mllm
 from ma_vlm.errors import MaVlmInputError
+
+ma_vlm.mllm.register()  # spatial_llava into the Auto classes
 
 
 def chat(processor, question="How far is the chair?", images=1):

@@ -314,6 +314,16 @@ CASES = [
          lambda w: ["vla", "eval", "--policy", "./no_policy", "--tasks", "reach-v3", "--output", "e"], "./no_policy"),
     Case("vla table", "missing eval folder",
          lambda w: ["vla", "table", "--run", "a=no_eval", "--output", "t.md"], "no_eval"),
+    # ------------------------------------------------------------------ MLLM (issue 10)
+    Case("train mllm", "missing recipe", lambda w: ["train", "mllm", "--recipe", "nope.yaml", "--output", "o"],
+         "nope.yaml"),
+    Case("train mllm", "recipe is not a mapping", lambda w: ["train", "mllm", "--recipe", "notes.txt", "--output", "o"],
+         "notes.txt"),
+    Case("chat", "mistyped local model", lambda w: ["chat", "--model", "./no_mllm", "--image", "photo.png", "hi"],
+         "./no_mllm"),
+    Case("chat", "missing image", lambda w: ["chat", "--model", str(w.model), "--image", "nope.png", "hi"], "nope.png"),
+    Case("data llava", "missing SynthSpatial folder",
+         lambda w: ["data", "llava", "--synthspatial", "no_ss", "--output", "t.jsonl"], "no_ss"),
     # ------------------------------------------------------------------ demo (issue 13)
     Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
 ]
@@ -360,7 +370,7 @@ def test_catalogue_covers_every_command():
     assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "eval depth",
                         "eval score", "eval spatial", "eval synthspatial", "intrinsics", "reconstruct",
                         "multiview-data", "pretrain-pointmap", "eval pointmap", "vla demos", "vla eval", "vla table",
-                        "demo"}
+                        "demo", "train mllm", "chat", "data llava"}
 
 
 def test_read_only_output_folder_is_one_line(workspace, capsys):

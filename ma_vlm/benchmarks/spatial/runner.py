@@ -58,7 +58,9 @@ class ImageTextGenerator:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        import ma_vlm.mllm  # noqa: F401  (registers ma-vlm's spatial MLLM folders with the Auto classes)
+        import ma_vlm.mllm
+
+        ma_vlm.mllm.register()  # spatial_llava into the Auto classes
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.processor = AutoProcessor.from_pretrained(model_path)
