@@ -11,7 +11,7 @@ MA="${MA:-.venv/bin/ma-vlm}"
 TEACHER="${TEACHER:-$OUT/teacher/model}"
 STUDENT="${STUDENT:-$OUT/student/model}"
 PROMPTS="${PROMPTS:-uniform:0.001 grid:16 lowres:8 lowres:16 lidar:64}"
-if [ ! -f "$OUT/heldout/generation.json" ]; then
+if [ ! -f "$OUT/heldout/complete.json" ]; then
   rm -rf "$OUT/heldout"
   $MA data generate --output "$OUT/heldout" --scenes 32 --seed 1000 --camera-models 1000 --max-side 96 --min-side 80
 fi

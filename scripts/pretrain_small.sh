@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make pretrain-small`: render data, pretrain the prompt-based teacher, distil the prompt-free
 # student; Transformers folders in outputs/pretrain-small/{teacher,student}/model/.
-# Every step resumes: rendering is skipped once generation.json exists, a training run restarts
+# Every step resumes: rendering is skipped once complete.json (written last) exists, a training run restarts
 # from its last checkpoint, and a finished run (summary.json) returns at once.
 # TEACHER_STEPS / STUDENT_STEPS override the recipes' max_steps (a shorter run in another OUT).
 set -euo pipefail
@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 start=$(date +%s)
 
 echo "== 1/3 render 128 training scenes (64 camera models)"
-if [ ! -f "$OUT/data/generation.json" ]; then
+if [ ! -f "$OUT/data/complete.json" ]; then
   rm -rf "$OUT/data"
   $MA data generate --output "$OUT/data" --scenes 128 --seed 0 --camera-models 64 --max-side 96 --min-side 80
 fi
