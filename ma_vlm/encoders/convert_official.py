@@ -263,6 +263,35 @@ def check_replaceable(output_dir: Path, source: Path) -> None:
         )
 
 
+def check_conversion_output(output_dir: Path, source: Path, overwrite: bool) -> None:
+    """Before any work: the output is a folder that is new, empty, or (with `overwrite`) an
+    earlier conversion that does not hold the input (`check_replaceable`)."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise MaVlmInputError(f"output {output_dir} is a file; give a folder for the converted model")
+    if output_dir.exists() and any(output_dir.iterdir()):  # an empty folder has nothing to protect
+        if not overwrite:
+            raise MaVlmInputError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite")
+        check_replaceable(output_dir, source)
+
+
+def write_conversion(output_dir: Path, checkpoint, write_files) -> None:
+    """Write a converted folder whole or not at all: `write_files(staging)` fills a folder beside
+    the target, which gets the completion marker (what `--overwrite` may replace later) and the
+    user's umask, then replaces the target."""
+    target = Path(output_dir).resolve()  # "." has no name to stage beside
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write_files(staging)
+        mark_complete(staging, CONVERSION_KIND, source=str(checkpoint))
+        apply_umask(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def convert_checkpoint(
     checkpoint: str | os.PathLike,
     output_dir: str | os.PathLike,
@@ -283,31 +312,17 @@ def convert_checkpoint(
     from ma_vlm.encoders.modeling_metric_anything import MetricAnythingForDepthEstimation
 
     output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise MaVlmInputError(f"output {output_dir} is a file; give a folder for the converted model")
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise MaVlmInputError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite")
     source = resolve_checkpoint(checkpoint)
-    if output_dir.exists() and any(output_dir.iterdir()):  # an empty folder has nothing to protect
-        check_replaceable(output_dir, source)
+    check_conversion_output(output_dir, source, overwrite)
     state = load_official_state_dict(source)
     config = infer_config(state, num_attention_heads, tap_layers)
     with no_init_weights():
         model = MetricAnythingForDepthEstimation(config)
     load_converted(model, convert_state_dict(state, config))
     model.eval()
-    target = output_dir.resolve()  # "." has no name to stage beside
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        MetricAnythingImageProcessor(size=config.image_size).save_pretrained(staging)
-        write_model_card(staging, source=str(checkpoint), config=config)
-        mark_complete(staging, CONVERSION_KIND, source=str(checkpoint))
-        apply_umask(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_conversion(output_dir, checkpoint, lambda staging: (
+        model.save_pretrained(staging),
+        MetricAnythingImageProcessor(size=config.image_size).save_pretrained(staging),
+        write_model_card(staging, source=str(checkpoint), config=config),
+    ))
     return model

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -215,14 +213,18 @@ def convert_pointmap_checkpoint(checkpoint, output_dir, num_attention_heads: int
     not at all. `loaded`: (model_config, state) already read. Returns the model in eval mode."""
     from transformers.initialization import no_init_weights
 
-    from ma_vlm.encoders.convert_official import load_converted
+    from ma_vlm.encoders.convert_official import (
+        check_conversion_output,
+        load_converted,
+        resolve_checkpoint,
+        write_conversion,
+    )
     from ma_vlm.encoders.image_processing_metric_anything_pointmap import MetricAnythingPointMapImageProcessor
     from ma_vlm.encoders.model_card import write_pointmap_model_card
     from ma_vlm.encoders.modeling_metric_anything_pointmap import MetricAnythingForPointMapEstimation
 
     output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
-        raise MaVlmInputError(f"{output_dir} exists and is not empty; choose another folder or pass --overwrite")
+    check_conversion_output(output_dir, resolve_checkpoint(checkpoint), overwrite)
     loaded = loaded or read_pointmap_checkpoint(checkpoint)
     if loaded is None:
         raise MaVlmInputError(f'{checkpoint} is not a point-map checkpoint ({{"model_config", "model"}})')
@@ -232,15 +234,9 @@ def convert_pointmap_checkpoint(checkpoint, output_dir, num_attention_heads: int
         model = MetricAnythingForPointMapEstimation(config)
     load_converted(model, convert_pointmap_state_dict(state, config))
     model.eval()
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        model.save_pretrained(staging)
-        MetricAnythingPointMapImageProcessor().save_pretrained(staging)
-        write_pointmap_model_card(staging, source=str(checkpoint), config=config)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_conversion(output_dir, checkpoint, lambda staging: (
+        model.save_pretrained(staging),
+        MetricAnythingPointMapImageProcessor().save_pretrained(staging),
+        write_pointmap_model_card(staging, source=str(checkpoint), config=config),
+    ))
     return model
