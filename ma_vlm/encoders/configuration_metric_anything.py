@@ -93,6 +93,11 @@ class MetricAnythingConfig(PreTrainedConfig):
         prompt_densifier (`str`): teacher only: how the sparse prompt is densified before the decoder
             and the fusion read it: "delaunay" (exact piecewise-linear interpolation in canonical
             inverse depth, what `baseline:linear` does) or "pyramid" (normalised convolution).
+        prompt_alignment (`str`): teacher only: "none" (the gate blends the network's own
+            prediction with the densified prompt) or "residual": before the gate, the network's
+            log prediction is shifted by the densified log ratio prompt / prediction at the prompt
+            pixels, so it equals the prompt there and keeps its own shape in between (the image
+            supplies the structure, the prompt the scale; see `prompt_fusion.align_to_prompt`).
         head_init_canonical_inverse_depth (`float`): the value a freshly initialised head predicts
             everywhere (canonical inverse depth; 0.5 is ~2 m at a 53 degree field of view), see
             `MetricAnythingPreTrainedModel._init_weights`. Unused when weights are loaded.
@@ -117,6 +122,7 @@ class MetricAnythingConfig(PreTrainedConfig):
     prompt_hidden_size: int | None = None
     use_prompt_fusion: bool = True
     prompt_densifier: str = "delaunay"
+    prompt_alignment: str = "none"
     head_init_canonical_inverse_depth: float = 0.5
 
     def __post_init__(self, **kwargs):

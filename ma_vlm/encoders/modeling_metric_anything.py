@@ -10,6 +10,8 @@ One encoder pass serves every consumer: the tower's output carries both the visu
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +29,13 @@ from ma_vlm.encoders.decoder_metric_anything import (
     ResidualConvUnit,
 )
 from ma_vlm.encoders.depth_units import canonical_to_inverse_depth, depth_to_canonical, inverse_depth_to_depth
-from ma_vlm.encoders.prompt_fusion import MetricAnythingPromptFusion, densify_prompt, densify_prompt_delaunay
+from ma_vlm.encoders.prompt_fusion import (
+    DelaunayPlan,
+    MetricAnythingPromptFusion,
+    align_to_prompt,
+    densify_prompt,
+    densify_prompt_delaunay,
+)
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import backproject_pixels, check_intrinsics
@@ -186,6 +194,11 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
     on (B, 3, H, W), H and W any multiple of the patch size (RoPE needs no fixed grid).
     """
 
+    # A depth-model folder (teacher or student) loads into the bare tower, e.g. as an MLLM's
+    # vision tower: its neck, decoder, head and prompt layers are left out by design, and
+    # Transformers' load report need not list them as unexpected.
+    _keys_to_ignore_on_load_unexpected = [r"^(neck|decoder|head|prompt_fusion)\.", r"prompt_depth_layer\."]
+
     def __init__(self, config: MetricAnythingConfig):
         super().__init__(config)
         backbone_class = Dinov2Model if config.backbone_config.model_type == "dinov2" else DINOv3ViTModel
@@ -316,6 +329,8 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         self.prompt_fusion = MetricAnythingPromptFusion() if config.use_prompt and config.use_prompt_fusion else None
         if config.prompt_densifier not in ("delaunay", "pyramid"):
             raise MaVlmInputError(f"prompt_densifier {config.prompt_densifier!r}: use 'delaunay' or 'pyramid'")
+        if config.prompt_alignment not in ("none", "residual"):
+            raise MaVlmInputError(f"prompt_alignment {config.prompt_alignment!r}: use 'none' or 'residual'")
         if not config.use_prompt:
             # A prompt-free student built from a teacher's folder drops the teacher's prompt layers
             # by design; Transformers' load report need not list them as unexpected.
@@ -348,9 +363,11 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         focal = camera[:, 0] if camera is not None else None
         tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
         prompt = None
+        densify = densify_prompt
         if prompt_depth is not None:
             sparse = self.prompt_in_canonical_units(prompt_depth, focal, batch)
-            densify = densify_prompt_delaunay if self.config.prompt_densifier == "delaunay" else densify_prompt
+            if self.config.prompt_densifier == "delaunay":  # one triangulation for the prompt and the alignment
+                densify = functools.partial(densify_prompt_delaunay, plan=DelaunayPlan(sparse[:, 1:]))
             dense, support = densify(sparse[:, :1], sparse[:, 1:])
             prompt = torch.cat([dense, support], dim=1)
         # channels_last: oneDNN / cuDNN convolutions then run without a layout reorder around each
@@ -360,10 +377,14 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         features = self.neck(taps, levels)
         canonical = self.head(self.decoder(features, prompt=prompt)).squeeze(1)  # (B, S, S)
         network_canonical = None
-        if prompt is not None and self.prompt_fusion is not None:
+        aligned = self.config.prompt_alignment == "residual"
+        if prompt is not None and (self.prompt_fusion is not None or aligned):
             network_canonical = canonical
             present = sparse[:, 1].amax(dim=(1, 2)) > 0
-            canonical = self.prompt_fusion(canonical, dense, support, pixel_values, present)
+            if aligned:
+                canonical = align_to_prompt(canonical, sparse, densify, present)
+            if self.prompt_fusion is not None:
+                canonical = self.prompt_fusion(canonical, dense, support, pixel_values, present)
 
         inverse_depth = predicted_depth = token_depth = token_points = network_inverse_depth = None
         if camera is not None:

@@ -19,6 +19,11 @@ affine in pixel coordinates, so interpolating c linearly is exact on planar surf
    convolution starts at zero (w = 0), so a new teacher equals its student; the gradient of w
    is (log c_prompt - log c_net), so it learns from the first step where to trust the prompt.
    Its inputs: the log-ratio, the support, the network's own log c and the RGB image (edges).
+3. `align_to_prompt` (config `prompt_alignment: residual`), before the gate: the network's log c
+   is shifted by the densified log ratio prompt / prediction taken at the prompt pixels. The
+   result equals the prompt on its pixels and keeps the network's shape in between: with 8
+   points the shift is nearly one global scale (the image gives the structure, the points the
+   metric scale), with a dense LiDAR scan it is a local correction (guided interpolation).
 """
 
 from __future__ import annotations
@@ -70,46 +75,88 @@ def densify_prompt(canonical: torch.Tensor, valid: torch.Tensor) -> tuple[torch.
     return torch.where(support > 0, corrected, torch.zeros_like(corrected)), support
 
 
-def densify_prompt_delaunay(canonical: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+class DelaunayPlan:
+    """Piecewise-linear interpolation over the Delaunay triangulation of each image's prompt
+    pixels (nearest prompt pixel outside their convex hull), as a fixed linear map: every pixel
+    is a weighted sum of 3 prompt pixels. Built once per prompt mask (scipy, float64), applied to
+    any number of value maps with torch (`apply`), so the values keep their gradient.
+
+    index: (B, H*W, 3) flat pixel indices; weights: (B, H*W, 3); distance: (B, H, W) pixels to
+    the nearest prompt pixel; has_prompt: (B,) bool.
+    """
+
+    def __init__(self, valid: torch.Tensor):
+        import numpy as np
+        from scipy.ndimage import distance_transform_edt
+        from scipy.spatial import Delaunay, QhullError
+
+        masks = valid.detach().to("cpu").numpy()[:, 0] > 0
+        batch, height, width = masks.shape
+        grid = np.stack(np.mgrid[0:height, 0:width], axis=-1).reshape(-1, 2).astype(np.float64)
+        index = np.zeros((batch, height * width, 3), dtype=np.int64)
+        weights = np.zeros((batch, height * width, 3))
+        distance = np.zeros((batch, height, width))
+        for image, mask in enumerate(masks):
+            if not mask.any():
+                continue
+            distance[image], (near_rows, near_cols) = distance_transform_edt(~mask, return_indices=True)
+            index[image, :, 0] = (near_rows * width + near_cols).reshape(-1)
+            weights[image, :, 0] = 1.0
+            points = np.argwhere(mask)
+            if len(points) < 3:
+                continue
+            try:
+                triangulation = Delaunay(points.astype(np.float64))
+            except QhullError:  # collinear points (one scan line) have no triangulation
+                continue
+            simplex = triangulation.find_simplex(grid)
+            inside = simplex >= 0
+            transform = triangulation.transform[simplex[inside]]  # (M, 3, 2): inverse T and offset r
+            partial = np.einsum("mij,mj->mi", transform[:, :2], grid[inside] - transform[:, 2])
+            barycentric = np.concatenate([partial, 1.0 - partial.sum(1, keepdims=True)], axis=1)
+            corners = points[triangulation.simplices[simplex[inside]]]  # (M, 3, 2)
+            index[image, inside] = corners[..., 0] * width + corners[..., 1]
+            weights[image, inside] = barycentric
+        self.index = torch.from_numpy(index).to(valid.device)
+        self.weights = torch.from_numpy(weights)
+        self.distance = torch.from_numpy(distance)
+        self.has_prompt = torch.from_numpy(masks.reshape(batch, -1).any(1)).to(valid.device)
+
+    def apply(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) values (read at the prompt pixels only) -> (B, C, H, W) interpolated; 0 for
+        images without a prompt."""
+        batch, channels, height, width = values.shape
+        flat = values.reshape(batch, channels, 1, height * width).expand(-1, -1, 3, -1)
+        index = self.index.transpose(1, 2)[:, None].expand(-1, channels, -1, -1)  # (B, C, 3, HW)
+        weights = self.weights.to(values.device, values.dtype).transpose(1, 2)[:, None]
+        picked = torch.gather(flat, 3, index)
+        dense = (picked * weights).sum(2).reshape(batch, channels, height, width)
+        return torch.where(self.has_prompt.view(-1, 1, 1, 1), dense, torch.zeros_like(dense))
+
+    def support(self, like: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W): 1 / (1 + 32 d / max(H, W)), d the distance to the nearest prompt pixel;
+        0 for images without a prompt."""
+        height, width = self.distance.shape[-2:]
+        support = 1.0 / (1.0 + 32.0 * self.distance / max(height, width))
+        support = torch.where(self.has_prompt.cpu().view(-1, 1, 1), support, torch.zeros_like(support))
+        return support[:, None].to(like.device, like.dtype)
+
+
+def densify_prompt_delaunay(canonical: torch.Tensor, valid: torch.Tensor,
+                            plan: DelaunayPlan | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 1, H, W) sparse canonical inverse depth and validity (0/1) -> dense (B, 1, H, W) and
     (B, 1, H, W) support in (0, 1].
 
-    Exact piecewise-linear interpolation over the Delaunay triangulation of the prompt pixels
-    (scipy), nearest prompt pixel outside their convex hull: the same interpolant as
-    `baseline:linear`, but in canonical inverse depth, which is linear along planes. So the
-    teacher's input prior is the baseline itself and its network only has to learn where the
-    image knows better. support = 1 / (1 + 32 d / max(H, W)) with d the distance in pixels to the
-    nearest prompt pixel (1 on it). Images without any prompt pixel get 0 for both. Runs on the
-    CPU in float64 (no gradient: a fixed function of the prompt).
+    Exact piecewise-linear interpolation over the Delaunay triangulation of the prompt pixels,
+    nearest prompt pixel outside their convex hull (`DelaunayPlan`; pass one to reuse it): the
+    same interpolant as `baseline:linear`, but in canonical inverse depth, which is linear along
+    planes. So the teacher's input prior is the baseline itself and its network only has to
+    learn where the image knows better. support = 1 / (1 + 32 d / max(H, W)) with d the distance
+    in pixels to the nearest prompt pixel (1 on it). Images without any prompt pixel get 0 for
+    both. Differentiable in the values, not in the mask.
     """
-    import numpy as np
-    from scipy.interpolate import LinearNDInterpolator
-    from scipy.ndimage import distance_transform_edt
-    from scipy.spatial import QhullError
-
-    height, width = canonical.shape[-2:]
-    values_all = canonical.detach().to("cpu", torch.float64).numpy()[:, 0]
-    masks = valid.detach().to("cpu").numpy()[:, 0] > 0
-    dense = np.zeros_like(values_all)
-    support = np.zeros_like(values_all)
-    grid = np.stack(np.mgrid[0:height, 0:width], axis=-1).reshape(-1, 2).astype(np.float64)
-    for index, (values, mask) in enumerate(zip(values_all, masks)):
-        if not mask.any():
-            continue
-        distance, (near_rows, near_cols) = distance_transform_edt(~mask, return_indices=True)
-        nearest = values[near_rows, near_cols]
-        points = np.argwhere(mask).astype(np.float64)
-        result = nearest
-        if len(points) >= 3:
-            try:
-                linear = LinearNDInterpolator(points, values[mask])(grid).reshape(height, width)
-                result = np.where(np.isfinite(linear), linear, nearest)
-            except QhullError:  # collinear points (one scan line) have no triangulation
-                pass
-        dense[index] = result
-        support[index] = 1.0 / (1.0 + 32.0 * distance / max(height, width))
-    as_tensor = lambda array: torch.from_numpy(array[:, None]).to(canonical.device, canonical.dtype)  # noqa: E731
-    return as_tensor(dense), as_tensor(support)
+    plan = plan if plan is not None else DelaunayPlan(valid)
+    return plan.apply(canonical), plan.support(canonical)
 
 
 def _densify_channels(values: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,6 +181,25 @@ def _densify_channels(values: torch.Tensor, valid: torch.Tensor) -> tuple[torch.
         level_support = (math.log2(cells) + 1.0) / (math.log2(longest) + 1.0)  # > 0 wherever densified
         support = torch.where(full, torch.full_like(support, level_support), support)
     return dense, support
+
+
+def align_to_prompt(canonical: torch.Tensor, sparse: torch.Tensor, densify, present: torch.Tensor) -> torch.Tensor:
+    """(B, S, S) network canonical inverse depth shifted onto the prompt (module docstring, 3).
+
+    sparse: (B, 2, S, S) prompt in canonical units and its validity; densify: `densify_prompt` or
+    `densify_prompt_delaunay`, applied to the log ratio r = log c_prompt - log c_net at the prompt
+    pixels; returns c_net * exp(densified r) (bounded to e^4 either way), `canonical` where
+    `present` is False. Both densifiers are linear in the values, so the result is
+    differentiable: a constant factor on c_net cancels (the prompt sets the scale), and training
+    shapes the network's prediction between the prompt pixels.
+    """
+    log_net = torch.log(canonical.clamp_min(_CANONICAL_FLOOR))[:, None]
+    valid = sparse[:, 1:]
+    log_prompt = torch.log(sparse[:, :1].clamp_min(_CANONICAL_FLOOR))
+    ratio = torch.where(valid > 0, log_prompt - log_net, torch.zeros_like(log_net))
+    shift, _ = densify(ratio, valid)
+    aligned = canonical * torch.exp(shift.clamp(-_MAX_LOG_RATIO, _MAX_LOG_RATIO))[:, 0]
+    return torch.where(present.view(-1, 1, 1), aligned, canonical)
 
 
 class MetricAnythingPromptFusion(nn.Module):

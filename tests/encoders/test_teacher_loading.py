@@ -35,3 +35,13 @@ def test_a_student_built_from_a_teacher_folder_reports_no_unexpected_keys(tmp_pa
                                                                      output_loading_info=True)
     assert not student.config.use_prompt and student.prompt_fusion is None
     assert info["unexpected_keys"] == set() and info["missing_keys"] == set()
+
+
+def test_a_depth_folder_loads_into_the_bare_tower_without_an_unexpected_keys_report(tmp_path):
+    """An MLLM takes the tower of a teacher or student folder: the depth parts stay behind quietly."""
+    from ma_vlm.encoders import MetricAnythingModel
+
+    tiny_teacher().save_pretrained(tmp_path)
+    tower, info = MetricAnythingModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["unexpected_keys"] == set() and info["missing_keys"] == set()
+    assert not any(name.startswith(("neck", "decoder", "head")) for name, _ in tower.named_parameters())

@@ -1,9 +1,11 @@
 """How the teacher reads a sparse prompt: densification and the zero-initialised fusion gate."""
 
+import pytest
 import torch
 
 from ma_vlm.encoders import MetricAnythingForDepthEstimation
 from ma_vlm.encoders.prompt_fusion import densify_prompt
+from ma_vlm.errors import MaVlmInputError
 
 
 def _plane(size=64):
@@ -55,3 +57,57 @@ def test_the_fusion_gate_starts_closed_but_learns_from_the_first_step(tiny_model
     # A loss that wants the prompt's depth pulls the gate open from the very first step.
     torch.log(out.predicted_depth / 3.0).pow(2).mean().backward()
     assert teacher.prompt_fusion.convolution3.weight.grad.abs().sum() > 0
+
+
+def test_residual_alignment_puts_the_network_shape_onto_the_prompt_scale(tiny_model_config):
+    """`prompt_alignment: residual`: with 8 prompt points and the gate closed, the teacher's output
+    equals the prompt on its pixels and is the network's own prediction times one factor elsewhere
+    (the prompt sets the scale, the image the shape)."""
+    torch.manual_seed(0)
+    values = {**tiny_model_config.to_dict(), "use_prompt": True, "prompt_alignment": "residual",
+              "prompt_densifier": "delaunay"}
+    teacher = MetricAnythingForDepthEstimation(tiny_model_config.__class__(**values)).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # a network whose prediction varies over the image
+        teacher.head[-2].weight.normal_(0, 0.05, generator=generator)
+        teacher.head[-2].bias.fill_(0.5)
+    pixel_values = torch.randn(1, 3, 256, 256, generator=generator)
+    plain = teacher(pixel_values, focal_length_px=200.0).predicted_depth[0]
+    prompt = torch.zeros(1, 1, 256, 256)
+    rows, cols = torch.tensor([20, 40, 90, 130, 170, 200, 230, 250]), torch.tensor([10, 200, 60, 128, 30, 240, 90, 170])
+    prompt[0, 0, rows, cols] = 2.5 * plain[rows, cols]  # the right shape, 2.5x the scale
+    aligned = teacher(pixel_values, focal_length_px=200.0, prompt_depth=prompt).predicted_depth[0]
+    torch.testing.assert_close(aligned[rows, cols], prompt[0, 0, rows, cols], rtol=1e-4, atol=0)
+    torch.testing.assert_close(aligned, 2.5 * plain, rtol=1e-4, atol=0)
+    with pytest.raises(MaVlmInputError, match="prompt_alignment"):
+        MetricAnythingForDepthEstimation(tiny_model_config.__class__(**{**values, "prompt_alignment": "global"}))
+
+
+def test_the_delaunay_plan_is_scipys_linear_interpolation_and_passes_gradients():
+    """`DelaunayPlan` (one triangulation, applied with torch) gives what `baseline:linear` gives:
+    scipy's piecewise-linear interpolant, nearest prompt pixel outside the hull; and the values
+    keep their gradient (the residual alignment trains through it)."""
+    import numpy as np
+    from scipy.interpolate import griddata
+
+    from ma_vlm.encoders.prompt_fusion import DelaunayPlan
+
+    generator = torch.Generator().manual_seed(0)
+    valid = (torch.rand(2, 1, 40, 48, generator=generator) < 0.02).float()
+    valid[1, 0, 5, :] = 1.0  # a scan line plus a few points
+    values = (torch.rand(2, 1, 40, 48, generator=generator) + 0.5).requires_grad_(True)
+    dense = DelaunayPlan(valid).apply(values * valid)
+    for image in range(2):
+        rows, cols = np.nonzero(valid[image, 0].numpy())
+        points, samples = np.stack([rows, cols], 1), values.detach()[image, 0].numpy()[rows, cols]
+        grid = tuple(np.mgrid[0:40, 0:48])
+        linear = griddata(points, samples, grid, method="linear")
+        ours, inside = dense[image, 0].detach().numpy(), np.isfinite(linear)
+        np.testing.assert_allclose(ours[inside], linear[inside], rtol=1e-5, atol=1e-6)
+        # Outside the hull: the value of a nearest prompt pixel (ties may pick either one).
+        pixels = np.stack(np.nonzero(~inside), 1)
+        distances = np.linalg.norm(pixels[:, None] - points[None], axis=-1)
+        nearest = np.isclose(distances, distances.min(1, keepdims=True))
+        assert all(np.isclose(samples[nearest[k]], ours[tuple(p)]).any() for k, p in enumerate(pixels))
+    dense.sum().backward()
+    assert values.grad[valid == 0].abs().max() == 0 and values.grad[valid > 0].min() > 0
