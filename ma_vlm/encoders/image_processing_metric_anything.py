@@ -188,11 +188,16 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
             raise MaVlmInputError("a focal length is None; give every image one, or none at all")
         return check_focal_length(focal_length_px, len(widths_px))
 
-    def post_process_depth_estimation(self, outputs, target_sizes=None, focal_length_px=None) -> list[dict]:
+    def post_process_depth_estimation(self, outputs, target_sizes=None, focal_length_px=None,
+                                      prompt_depth=None) -> list[dict]:
         """Metric depth in metres at `target_sizes` [(H, W), ...] (default: network size).
 
         Uses the model's `inverse_depth` when it was given a focal length; otherwise
         `focal_length_px` (pixels of the target-size image) or `assume_fov_deg` is required.
+        prompt_depth: optional list of (H, W) sparse metric prompts at the target sizes (metres,
+        0 = missing, None for an item without one) for a teacher with `prompt_alignment:
+        residual`: the resized depth is aligned to its prompt again at that resolution
+        (`prompt_fusion.align_depth_to_prompt`).
         """
         inverse = outputs.get("inverse_depth") if hasattr(outputs, "get") else outputs.inverse_depth
         canonical = outputs["canonical_inverse_depth"]
@@ -208,13 +213,23 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
                 raise MaVlmInputError(MISSING_FOCAL_LENGTH)
             widths = torch.tensor([w for _, w in target_sizes], dtype=canonical.dtype, device=canonical.device)
             inverse = canonical_to_inverse_depth(canonical, focal.to(canonical), widths)
+        prompts = [None] * batch if prompt_depth is None else list(prompt_depth)
+        if len(prompts) != batch:
+            raise MaVlmInputError(f"{len(prompts)} prompt depth maps for a batch of {batch}")
         results = []
-        for item_inverse, size, in zip(inverse, target_sizes):
+        for item_inverse, size, prompt in zip(inverse, target_sizes, prompts):
             if tuple(item_inverse.shape) != size:
                 item_inverse = F.interpolate(
                     item_inverse[None, None], size=size, mode="bilinear", align_corners=False
                 )[0, 0]
             depth = inverse_depth_to_depth(item_inverse)
+            if prompt is not None:
+                from ma_vlm.encoders.prompt_fusion import align_depth_to_prompt
+
+                prompt = torch.as_tensor(np.asarray(prompt, dtype=np.float32)).to(depth.device)
+                if tuple(prompt.shape) != size:
+                    raise MaVlmInputError(f"prompt_depth {tuple(prompt.shape)} must have the target size {size}")
+                depth = align_depth_to_prompt(depth, prompt)
             results.append({"predicted_depth": depth})
         return results
 

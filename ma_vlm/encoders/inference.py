@@ -60,8 +60,10 @@ def predict_metric_depth(model, processor, image, focal_length_px: float | None 
         kwargs["prompt_depth"] = processor.prepare_prompt_depth(prompt_depth).to(parameter.device, parameter.dtype)
     outputs = model(**kwargs)
     height, width = np.asarray(image).shape[:2]
+    # A residual-aligned teacher is aligned to its prompt again at the image's own resolution.
+    realign = prompt_depth is not None and getattr(model.config, "prompt_alignment", "none") == "residual"
     result = processor.post_process_depth_estimation(
         {"inverse_depth": outputs.inverse_depth.float(), "canonical_inverse_depth": outputs.canonical_inverse_depth},
-        target_sizes=[(height, width)],
+        target_sizes=[(height, width)], prompt_depth=[prompt_depth] if realign else None,
     )
     return result[0]["predicted_depth"].cpu().numpy().astype(np.float32)

@@ -202,6 +202,21 @@ def align_to_prompt(canonical: torch.Tensor, sparse: torch.Tensor, densify, pres
     return torch.where(present.view(-1, 1, 1), aligned, canonical)
 
 
+def align_depth_to_prompt(depth_m: torch.Tensor, prompt_depth_m: torch.Tensor) -> torch.Tensor:
+    """(H, W) predicted depth, metres, shifted onto an (H, W) sparse prompt (metres, 0 = missing)
+    at the image's own resolution: the residual alignment again after the network-size
+    prediction is resized back, so a dense prompt (LiDAR) is exact on its pixels instead of
+    blurred by the round trip. Delaunay-interpolated log ratio, bounded to e^4 either way."""
+    valid = (prompt_depth_m > 0)[None, None].to(depth_m.dtype)
+    if not valid.any():
+        return depth_m
+    log_depth = torch.log(depth_m.clamp_min(1e-6))[None, None]
+    ratio = torch.where(valid > 0, torch.log(prompt_depth_m.clamp_min(1e-6))[None, None] - log_depth,
+                        torch.zeros_like(log_depth))
+    shift = DelaunayPlan(valid).apply(ratio).clamp(-_MAX_LOG_RATIO, _MAX_LOG_RATIO)
+    return (depth_m * torch.exp(shift)[0, 0]).to(depth_m.dtype)
+
+
 class MetricAnythingPromptFusion(nn.Module):
     """Zero-initialised confidence gate between the network and the densified prompt (module
     docstring). Inputs (B, 6, S, S): log-ratio, support, network log c, RGB (ImageNet-normalised)."""

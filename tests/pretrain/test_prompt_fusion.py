@@ -111,3 +111,20 @@ def test_the_delaunay_plan_is_scipys_linear_interpolation_and_passes_gradients()
         assert all(np.isclose(samples[nearest[k]], ours[tuple(p)]).any() for k, p in enumerate(pixels))
     dense.sum().backward()
     assert values.grad[valid == 0].abs().max() == 0 and values.grad[valid > 0].min() > 0
+
+
+def test_alignment_at_the_image_resolution_makes_a_dense_prompt_exact():
+    """After the network-size depth is resized back, `align_depth_to_prompt` puts it onto the
+    prompt again: exact on prompt pixels, the prediction's shape times the interpolated ratio
+    in between, untouched without a prompt."""
+    from ma_vlm.encoders.prompt_fusion import align_depth_to_prompt
+
+    rows, cols = torch.meshgrid(torch.arange(60.0), torch.arange(80.0), indexing="ij")
+    predicted = 2.0 + 0.01 * cols + 0.5 * (rows > 30)  # a step edge
+    truth = 1.5 * predicted
+    prompt = torch.zeros_like(truth)
+    prompt[::4, :] = truth[::4, :]  # LiDAR-like lines
+    aligned = align_depth_to_prompt(predicted, prompt)
+    torch.testing.assert_close(aligned[::4], truth[::4])
+    torch.testing.assert_close(aligned, truth)  # a constant factor is recovered everywhere
+    assert torch.equal(align_depth_to_prompt(predicted, torch.zeros_like(prompt)), predicted)
