@@ -89,6 +89,16 @@ class Workspace:
         self.file(f"{name}/data/train-00000-of-00003.parquet", b"PAR1 partial")
         return name
 
+    def unmarked_rgbd(self, name: str) -> str:
+        """An RGB-D folder as a Hub download looks: one shard, no complete.json."""
+        self.file(f"{name}/data/train-00000-of-00001.parquet", b"PAR1 shard")
+        return name
+
+    def interrupted_synthspatial(self, name: str) -> str:
+        """What a SynthSpatial build stopped after its first split leaves (no card, no complete.json)."""
+        self.file(f"{name}/data/test-00000-of-00001.parquet", b"PAR1 split")
+        return name
+
     def truncated_model(self, name: str) -> str:
         """A copy of the tiny model folder whose model.safetensors lost its second half."""
         shutil.copytree(self.model, self.root / name)
@@ -323,6 +333,9 @@ CASES = [
     Case("eval spatial", "missing --data",
          lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--data", "vsi_copy",
                     "--output", "r.json"], "vsi_copy"),
+    Case("eval spatial", "--data is an interrupted SynthSpatial build",
+         lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "synthspatial", "--data",
+                    w.interrupted_synthspatial("ss"), "--output", "r.json"], "ss"),
     Case("eval spatial", "output is a folder",
          lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--output", "runs"],
          "runs"),
@@ -333,6 +346,10 @@ CASES = [
          lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "q"], "half"),
     Case("eval synthspatial", "output is a file",
          lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "notes.txt"], "notes.txt"),
+    Case("eval synthspatial", "output holds the user's files",
+         lambda w: ["eval", "synthspatial", "--rgbd", str(w.root.parent / "rgbd"), "--output", "."], "notes.txt"),
+    Case("eval synthspatial", "output is the RGB-D input folder (unmarked, one shard)",
+         lambda w: ["eval", "synthspatial", "--rgbd", w.unmarked_rgbd("r"), "--output", "r"], "--rgbd input r"),
     Case("eval synthspatial", "zero questions per type",
          lambda w: ["eval", "synthspatial", "--rgbd", "x", "--output", "q", "--questions-per-type", "0"],
          "--questions-per-type"),
@@ -374,6 +391,8 @@ CASES = [
     Case("chat", "missing image", lambda w: ["chat", "--model", str(w.model), "--image", "nope.png", "hi"], "nope.png"),
     Case("data llava", "missing SynthSpatial folder",
          lambda w: ["data", "llava", "--synthspatial", "no_ss", "--output", "t.jsonl"], "no_ss"),
+    Case("data llava", "interrupted SynthSpatial build (no complete.json)",
+         lambda w: ["data", "llava", "--synthspatial", w.interrupted_synthspatial("ss"), "--output", "t.jsonl"], "ss"),
     # ------------------------------------------------------------------ demo (issue 13)
     Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
 ]
