@@ -1,9 +1,9 @@
 """Files appear whole or not at all: write to a temporary file beside the target, then
 `os.replace` it into place, so an interrupted run never leaves a half-written result.
 
-Folders that stand for finished work (a rendered dataset, an imported one, a conversion) get a
-completion marker, `complete.json`, written last and atomically: a folder without it is an
-interrupted run's leftovers and is never read as finished (`is_complete`).
+Folders that stand for finished work (a rendered dataset, an imported one, a conversion, a
+SynthSpatial build) get a completion marker, `complete.json`, written last and atomically: a
+folder without it is an interrupted run's leftovers and is never read as finished (`is_complete`).
 
 `mkstemp`/`mkdtemp` create 0600 files and 0700 folders; results get the user's umask instead
 (`apply_umask`), like any file the user's shell would create.

@@ -58,7 +58,9 @@ def ensure_synthspatial(args) -> str:
     if not os.path.isdir(rgbd):
         subprocess.run(cli + ["data", "generate", "--output", rgbd, "--scenes", str(args.scenes), "--max-side", "128",
                               "--min-side", "96", "--layouts", "room,tabletop"], check=True)  # fmt: skip
-    if not os.path.isdir(folder):
+    from ma_vlm.benchmarks.spatial.synthspatial import synthspatial_incomplete_reason
+
+    if synthspatial_incomplete_reason(folder) is not None:  # missing, or an interrupted build (redone)
         subprocess.run(cli + ["eval", "synthspatial", "--rgbd", rgbd, "--output", folder], check=True)
     return folder
 

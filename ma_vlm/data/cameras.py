@@ -102,17 +102,19 @@ def full_camera_grid(max_side_px: int = 640, min_side_px: int = 48) -> list[tupl
 
 
 @functools.lru_cache(maxsize=8)
-def camera_zoo(num_models: int, max_side_px: int = 640, min_side_px: int = 48) -> tuple[CameraModel, ...]:
+def camera_zoo(num_models: int, max_side_px: int = 640, min_side_px: int = 48,
+               names: tuple[str, str] = ("--camera-models", "--max-side")) -> tuple[CameraModel, ...]:
     """The first ``num_models`` cameras of a fixed shuffle of ``full_camera_grid``.
 
     Deterministic (no seed argument on purpose: the zoo is a property of the dataset version).
-    With the defaults the grid holds over 200,000 distinct intrinsics.
+    With the defaults the grid holds over 200,000 distinct intrinsics. ``names``: what the user
+    calls the model count and the max side (flags, or recipe keys) in the error message.
     """
     grid = full_camera_grid(max_side_px, min_side_px)
     if not 1 <= num_models <= len(grid):
         raise MaVlmInputError(
-            f"--camera-models must be between 1 and {len(grid)} for max side {max_side_px} px, "
-            f"got {num_models}; raise --max-side for more models."
+            f"{names[0]} must be between 1 and {len(grid)} for max side {max_side_px} px, "
+            f"got {num_models}; raise {names[1]} for more models."
         )
     order = np.random.default_rng(ZOO_SHUFFLE_SEED).permutation(len(grid))
     return tuple(

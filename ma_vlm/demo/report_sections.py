@@ -273,6 +273,8 @@ def _numbers(payload, prefix: str = ""):
         yield prefix, payload
 
 
+# (stage, recipe the command reads or "", command). Every recipes/ path named here must exist and load:
+# tests/demo/test_full_scale_recipes.py.
 FULL_SCALE = [
     ("data", "", "ma-vlm data generate --output data/synthetic --scenes 200000 --seed 0 --workers 32 "
                  "--camera-models 10000 --sources render"),
@@ -300,10 +302,5 @@ FULL_SCALE = [
 
 def reproduce(report, run_dir, budget, stages) -> None:
     report.text("The same commands at full scale, on GPUs (recipes in `recipes/`; the `*_full.yaml` recipes "
-                "differ from the tiny ones only in their values). A line marked *not in this checkout* names a "
-                "recipe or command that its issue has not landed yet.")
-    lines = []
-    for stage, recipe, command in FULL_SCALE:
-        missing = recipe and not repo_path(recipe).is_file()
-        lines.append(f"# {stage}{'  (not in this checkout: ' + recipe + ')' if missing else ''}\n{command}")
-    report.code("\n".join(lines))
+                "differ from the tiny ones only in their values).")
+    report.code("\n".join(f"# {stage}\n{command}" for stage, _, command in FULL_SCALE))

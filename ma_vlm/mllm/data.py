@@ -172,7 +172,9 @@ def synthspatial_to_llava(folder: str, output: str, split: str = "train") -> int
     from ma_vlm.atomic_io import write_text_atomic
     from ma_vlm.benchmarks.spatial.io import load_local_split
     from ma_vlm.benchmarks.spatial.question_prompts import vsi_style_text
+    from ma_vlm.benchmarks.spatial.synthspatial import check_synthspatial_folder
 
+    check_synthspatial_folder(folder, "--synthspatial")
     rows = load_local_split(folder, split)
     out = Path(output)
     image_dir = out.parent / f"{out.stem}_images"

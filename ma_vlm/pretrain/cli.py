@@ -86,9 +86,10 @@ def _distill(args) -> int:
 def _scaling(args) -> int:
     from ma_vlm.inputs import ensure_output_dir
     from ma_vlm.pretrain.recipe import load_recipe
-    from ma_vlm.pretrain.scaling import run_scaling
+    from ma_vlm.pretrain.scaling import check_scaling_recipe, run_scaling
 
     recipe = load_recipe(args.recipe)
+    check_scaling_recipe(recipe)  # before the output folder is made
     ensure_output_dir(args.output)
     table = run_scaling(recipe, args.output)
     print(table)

@@ -160,6 +160,10 @@ def _typed(value, hint, key: str):
     raise MaVlmInputError(f"recipe key {key} must be {names}, got {type(value).__name__} {value!r}{hint_text}")
 
 
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 # (section, key) -> (test, what it must be). Checked after command-line overrides too.
 _RANGES = {
     ("train", "max_steps"): (lambda v: v >= 1, ">= 1"),
@@ -181,8 +185,12 @@ _RANGES = {
     ("model", "initial_canonical_inverse_depth"): (lambda v: math.isfinite(v) and v > 0, "a positive number"),
     ("data", "shuffle_buffer"): (lambda v: v >= 1, ">= 1"),
     ("distill", "ground_truth_weight"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
-    ("scaling", "scene_counts"): (lambda v: len(v) > 0 and all(isinstance(n, int) and n >= 1 for n in v),
+    ("scaling", "scene_counts"): (lambda v: len(v) > 0 and all(_positive_int(n) for n in v),
                                   "a non-empty list of positive integers"),
+    ("scaling", "camera_models"): (lambda v: v is None or (len(v) > 0 and all(_positive_int(n) for n in v)),
+                                   "null or a non-empty list of positive integers"),
+    ("scaling", "eval_prompts"): (lambda v: len(v) > 0 and all(isinstance(p, str) for p in v),
+                                  "a non-empty list of prompt specs (none, grid:8 ...)"),
 }
 
 
@@ -217,18 +225,31 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
-def generation_config(spec: dict):
-    """A `data.generate`-style section ({scenes, seed, camera_models, max_side, min_side, layouts})
-    -> `ma_vlm.data.generate.GenerationConfig`; unknown keys are errors."""
-    from ma_vlm.data.generate import GenerationConfig
+GENERATE_KEYS = {"scenes": None, "seed": 0, "camera_models": 1000, "max_side": 640, "min_side": 48}
 
-    spec = dict(spec)
-    config = GenerationConfig(
-        num_scenes=int(spec.pop("scenes")), seed=int(spec.pop("seed", 0)),
-        num_camera_models=int(spec.pop("camera_models", 1000)),
-        max_side_px=int(spec.pop("max_side", 640)), min_side_px=int(spec.pop("min_side", 48)),
-        **({"layouts": tuple(spec.pop("layouts"))} if "layouts" in spec else {}),
-    )
-    if spec:
-        raise MaVlmInputError(f"unknown data.generate keys {sorted(spec)}")
-    return config
+
+def generation_config(spec: dict, where: str = "data.generate"):
+    """A `data.generate`-style section ({scenes, seed, camera_models, max_side, min_side, layouts})
+    -> a checked `ma_vlm.data.generate.GenerationConfig`; `where` names the section in errors.
+    Checked here, before any work: a scaling study meets its last section after hours of training."""
+    from ma_vlm.data.cameras import camera_zoo
+    from ma_vlm.data.generate import GenerationConfig
+    from ma_vlm.data.scenes import LAYOUTS
+
+    unknown = sorted(set(spec) - set(GENERATE_KEYS) - {"layouts"})
+    if unknown:
+        raise MaVlmInputError(f"unknown {where} keys {unknown}; known: {sorted([*GENERATE_KEYS, 'layouts'])}")
+    if "scenes" not in spec:
+        raise MaVlmInputError(f"recipe key {where}.scenes is missing: the number of scenes to render")
+    values = {key: spec.get(key, default) for key, default in GENERATE_KEYS.items()}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and key != "seed"):
+            raise MaVlmInputError(f"recipe key {where}.{key} must be {'an integer' if key == 'seed' else 'an integer >= 1'}, "
+                                  f"got {value!r}")
+    layouts = spec.get("layouts", LAYOUTS)
+    if not isinstance(layouts, (list, tuple)) or not layouts or any(layout not in LAYOUTS for layout in layouts):
+        raise MaVlmInputError(f"recipe key {where}.layouts must list some of {', '.join(LAYOUTS)}, got {layouts!r}")
+    camera_zoo(values["camera_models"], values["max_side"], values["min_side"],
+               names=(f"recipe key {where}.camera_models", f"{where}.max_side"))
+    return GenerationConfig(num_scenes=values["scenes"], seed=values["seed"], num_camera_models=values["camera_models"],
+                            max_side_px=values["max_side"], min_side_px=values["min_side"], layouts=tuple(layouts))

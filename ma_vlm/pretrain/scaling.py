@@ -15,10 +15,11 @@ import csv
 from pathlib import Path
 
 from ma_vlm.atomic_io import atomic_path, write_text_atomic
+from ma_vlm.errors import MaVlmInputError
 from ma_vlm.pretrain.recipe import Recipe, generation_config
 
 
-def _render(folder: Path, spec: dict) -> Path:
+def _render(folder: Path, spec: dict, where: str = "data.generate") -> Path:
     """Render `spec` into `folder` unless a finished render is there (a killed one is redone)."""
     import shutil
 
@@ -27,7 +28,7 @@ def _render(folder: Path, spec: dict) -> Path:
 
     if not any(folder.glob("data/*.parquet")) or incomplete_reason(folder):
         shutil.rmtree(folder, ignore_errors=True)  # our own leftovers from an interrupted run
-        generate_dataset(folder, generation_config(spec))
+        generate_dataset(folder, generation_config(spec, where))
     return folder
 
 
@@ -53,21 +54,47 @@ def held_out_benchmark(eval_dir: Path, training_camera_ids: set[int]):
     return DepthBenchmark("held-out cameras", full.protocol, len(samples), lambda: iter(samples))
 
 
+def check_scaling_recipe(recipe: Recipe) -> None:
+    """Before any work, what `run_scaling` would otherwise meet late: every render it will make,
+    and every evaluation prompt (parsed only after the first training run)."""
+    from ma_vlm.data.cameras import camera_zoo
+    from ma_vlm.data.sparse_prompts import parse_prompt_spec
+
+    if recipe.data.path is not None:
+        raise MaVlmInputError(f"recipe key data.path {recipe.data.path!r}: ma-vlm scaling renders its own training "
+                              "sets from data.generate (nested by scene count); remove data.path")
+    generation_config(recipe.scaling.eval_generate, "scaling.eval_generate")
+    base = {**recipe.data.generate, "scenes": max(recipe.scaling.scene_counts)}
+    for cameras in recipe.scaling.camera_models or []:  # these replace data.generate.camera_models
+        camera_zoo(cameras, base.get("max_side", 640), base.get("min_side", 48),
+                   names=("recipe key scaling.camera_models", "data.generate.max_side"))
+        base["camera_models"] = cameras
+    generation_config(base, "data.generate")
+    for prompt in recipe.scaling.eval_prompts:
+        if prompt != "none":
+            try:
+                parse_prompt_spec(prompt)
+            except MaVlmInputError as error:
+                raise MaVlmInputError(f"recipe key scaling.eval_prompts: {error}") from None
+
+
 def run_scaling(recipe: Recipe, output_dir: str | Path) -> str:
     """Train every (camera count, scene count) run, evaluate, write the table/figure; returns markdown."""
     from ma_vlm.benchmarks.depth.runner import evaluate_depth, load_predictor
     from ma_vlm.data.cameras import camera_zoo
     from ma_vlm.pretrain.trainer import run_training
 
+    check_scaling_recipe(recipe)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     base = dict(recipe.data.generate)
     camera_counts = recipe.scaling.camera_models or [int(base.get("camera_models", 1000))]
     scene_counts = sorted(int(n) for n in recipe.scaling.scene_counts)
-    eval_dir = _render(output_dir / "eval_data", recipe.scaling.eval_generate)
+    eval_dir = _render(output_dir / "eval_data", recipe.scaling.eval_generate, "scaling.eval_generate")
     rows = []
     for cameras in camera_counts:
-        full = _render(output_dir / f"data_C{cameras}", {**base, "camera_models": cameras, "scenes": scene_counts[-1]})
+        full = _render(output_dir / f"data_C{cameras}", {**base, "camera_models": cameras, "scenes": scene_counts[-1]},
+                       "data.generate")
         zoo = camera_zoo(cameras, int(base.get("max_side", 640)), int(base.get("min_side", 48)))
         benchmark = held_out_benchmark(eval_dir, {camera.camera_model_id for camera in zoo})
         for scenes in scene_counts:

@@ -35,12 +35,33 @@ def resolve_text_model(name: str) -> tuple[str, dict]:
     return str(folder), ({"gguf_file": gguf_file} if gguf_file else {})
 
 
-def load_text_encoder(name: str):
-    """The frozen base model (no LM head) in eval mode."""
-    from transformers import AutoModel
+# Checkpoint keys that older Transformers wrote for buffers that are now non-persistent (BERT's
+# `embeddings.position_ids`, an arange(max_position_embeddings)): the model rebuilds them, so
+# nothing is lost, and loading them must not print a table of UNEXPECTED keys (the packaged
+# MiniLM carries one).
+STALE_BUFFER_KEYS = (r"embeddings\.position_ids$",)
+
+
+def text_encoder_class(config):
+    """The base-model class `AutoModel` picks for `config`, told to ignore `STALE_BUFFER_KEYS`."""
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    base = MODEL_MAPPING[type(config)]
+    ignored = [*(base._keys_to_ignore_on_load_unexpected or []), *STALE_BUFFER_KEYS]
+    return type(base.__name__, (base,), {"_keys_to_ignore_on_load_unexpected": ignored,
+                                         "__module__": __name__, "__doc__": base.__doc__})
+
+
+def load_text_encoder(name: str, output_loading_info: bool = False):
+    """The frozen base model (no LM head) in eval mode (and Transformers' loading info: missing,
+    unexpected and mismatched keys, with `output_loading_info`)."""
+    from transformers import AutoConfig
 
     path, kwargs = resolve_text_model(name)
-    return AutoModel.from_pretrained(path, **kwargs).eval().requires_grad_(False)
+    config = AutoConfig.from_pretrained(path, **kwargs)
+    model, info = text_encoder_class(config).from_pretrained(path, config=config, output_loading_info=True, **kwargs)
+    model = model.eval().requires_grad_(False)
+    return (model, info) if output_loading_info else model
 
 
 def load_tokenizer(name: str):

@@ -1,5 +1,5 @@
 """Fixtures of the reliability tests: a 256 px depth model folder (prompt-free, teacher, and one
-whose weights hold NaN) and an official-format checkpoint."""
+whose weights hold NaN), an official-format checkpoint and an official-format Student-PointMap."""
 
 import os
 import sys
@@ -35,4 +35,13 @@ def official_checkpoint(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("official") / "student_depthmap.pt"
     torch.save(make_official_state_dict(seed=0), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_pointmap_checkpoint(tmp_path_factory):
+    from pointmap_reference import make_pointmap_checkpoint
+
+    path = tmp_path_factory.mktemp("official_pointmap") / "student_pointmap.pt"
+    torch.save(make_pointmap_checkpoint(seed=0), path)
     return path

@@ -35,12 +35,14 @@ from ma_vlm.cli import main
 class Workspace:
     """A user's folder: a photo with its camera, models, a checkpoint, recipes, predictions."""
 
-    def __init__(self, root: Path, model: Path, teacher: Path, nan_model: Path, checkpoint: Path):
+    def __init__(self, root: Path, model: Path, teacher: Path, nan_model: Path, checkpoint: Path,
+                 pointmap_checkpoint: Path):
         self.root = root
         self.photo = write_photo(root / "photo.png")
         self.model, self.teacher, self.nan_model = model, teacher, nan_model
         self.checkpoint = root / "student_depthmap.pt"
         shutil.copy(checkpoint, self.checkpoint)
+        self._pointmap_checkpoint = pointmap_checkpoint
         (root / "notes.txt").write_text("the user's notes\n")
         (root / "runs").mkdir()
 
@@ -87,6 +89,16 @@ class Workspace:
         self.file(f"{name}/data/train-00000-of-00003.parquet", b"PAR1 partial")
         return name
 
+    def unmarked_rgbd(self, name: str) -> str:
+        """An RGB-D folder as a Hub download looks: one shard, no complete.json."""
+        self.file(f"{name}/data/train-00000-of-00001.parquet", b"PAR1 shard")
+        return name
+
+    def interrupted_synthspatial(self, name: str) -> str:
+        """What a SynthSpatial build stopped after its first split leaves (no card, no complete.json)."""
+        self.file(f"{name}/data/test-00000-of-00001.parquet", b"PAR1 split")
+        return name
+
     def truncated_model(self, name: str) -> str:
         """A copy of the tiny model folder whose model.safetensors lost its second half."""
         shutil.copytree(self.model, self.root / name)
@@ -98,6 +110,12 @@ class Workspace:
         """A copy of the tiny model folder without the file `missing`."""
         shutil.copytree(self.model, self.root / name)
         (self.root / name / missing).unlink()
+        return name
+
+    def pointmap_checkpoint(self, name: str = "student_pointmap.pt") -> str:
+        """A tiny official-format Student-PointMap `.pt` at `name` (which may name a sub-folder)."""
+        (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self._pointmap_checkpoint, self.root / name)
         return name
 
     def jsonl(self, name: str, *rows) -> str:
@@ -127,6 +145,22 @@ def _pretrain(recipe: str, *extra) -> list[str]:
     return ["pretrain", "--recipe", recipe, "--output", "run", *extra]
 
 
+def _scaling(w: Workspace, name: str, *extra, output="study", **sections) -> list[str]:
+    """`ma-vlm scaling` on scaling_tiny.yaml's shape with `sections` merged in (each section's keys
+    replace the base's)."""
+    import yaml
+
+    recipe = {"model": {"preset": "tiny"}, "data": {"generate": {"seed": 0, "camera_models": 4, "max_side": 96,
+                                                                  "min_side": 80}},
+              "train": {"max_steps": 2, "batch_size": 1},
+              "scaling": {"scene_counts": [2, 4], "eval_prompts": ["none", "grid:8"],
+                          "eval_generate": {"scenes": 2, "seed": 1000, "camera_models": 8, "max_side": 96,
+                                            "min_side": 80}}}
+    for section, values in sections.items():
+        recipe[section] = {**recipe.get(section, {}), **values}
+    return ["scaling", "--recipe", w.file(name, yaml.safe_dump(recipe)), "--output", output, *extra]
+
+
 def _score(w: Workspace, predictions: str, benchmark="vsibench", output="scores.json") -> list[str]:
     return ["eval", "score", "--benchmark", benchmark, "--predictions", predictions, "--output", output]
 
@@ -145,6 +179,11 @@ CASES = [
     Case("convert", "output is a file", lambda w: ["convert", str(w.checkpoint), "notes.txt"], "notes.txt"),
     Case("convert", "output holds the input",
          lambda w: ["convert", str(w.checkpoint), ".", "--overwrite"], "student_depthmap.pt"),
+    Case("convert", "point map: output . holds the input",
+         lambda w: ["convert", w.pointmap_checkpoint(), ".", "--overwrite"], "student_pointmap.pt"),
+    Case("convert", "point map: output is the input's own folder",
+         lambda w: ["convert", w.pointmap_checkpoint("pm/student_pointmap.pt"), "pm", "--overwrite"],
+         "student_pointmap.pt"),
     Case("convert", "output not from a conversion",
          lambda w: ["convert", str(w.checkpoint), Path(w.file("mine/x.txt", "x")).parent.name, "--overwrite"],
          "mine"),
@@ -235,6 +274,27 @@ CASES = [
     Case("distill", "bad recipe value",
          lambda w: ["distill", "--recipe", w.recipe("d2.yaml", train={"batch_size": 0}), "--teacher",
                     str(w.teacher), "--output", "s"], "train.batch_size"),
+    # ------------------------------------------------------------------ scaling
+    Case("scaling", "missing recipe", lambda w: ["scaling", "--recipe", "nope.yaml", "--output", "study"], "nope.yaml"),
+    Case("scaling", "empty scene_counts", lambda w: _scaling(w, "s0.yaml", scaling={"scene_counts": []}),
+         "scaling.scene_counts"),
+    Case("scaling", "scene count 0", lambda w: _scaling(w, "s1.yaml", scaling={"scene_counts": [0, 4]}),
+         "scaling.scene_counts"),
+    Case("scaling", "camera count as text", lambda w: _scaling(w, "c0.yaml", scaling={"camera_models": ["16"]}),
+         "scaling.camera_models"),
+    Case("scaling", "more camera models than the zoo holds at that size",
+         lambda w: _scaling(w, "c1.yaml", scaling={"camera_models": [4, 100000]}), "scaling.camera_models"),
+    Case("scaling", "unknown evaluation prompt",
+         lambda w: _scaling(w, "p.yaml", scaling={"eval_prompts": ["none", "laser:3"]}), "laser:3"),
+    Case("scaling", "eval_generate without scenes",
+         lambda w: _scaling(w, "e0.yaml", scaling={"eval_generate": {"seed": 1000}}), "scaling.eval_generate.scenes"),
+    Case("scaling", "typo in eval_generate",
+         lambda w: _scaling(w, "e1.yaml", scaling={"eval_generate": {"scenes": 2, "sede": 1}}), "sede"),
+    Case("scaling", "data.generate size as text",
+         lambda w: _scaling(w, "g.yaml", data={"generate": {"max_side": "96px"}}), "data.generate.max_side"),
+    Case("scaling", "data.path given (scaling renders its own sets)",
+         lambda w: _scaling(w, "dp.yaml", data={"path": "rgbd"}), "data.path"),
+    Case("scaling", "output is a file", lambda w: _scaling(w, "o.yaml", output="notes.txt"), "notes.txt"),
     # ------------------------------------------------------------------ eval depth
     Case("eval depth", "missing --data (not sent to the Hub)", lambda w: _eval_depth(w, data="nyu_typo"), "nyu_typo"),
     Case("eval depth", "missing --data that looks like a Hub id", lambda w: _eval_depth(w, data="runs/nyu"),
@@ -273,6 +333,9 @@ CASES = [
     Case("eval spatial", "missing --data",
          lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--data", "vsi_copy",
                     "--output", "r.json"], "vsi_copy"),
+    Case("eval spatial", "--data is an interrupted SynthSpatial build",
+         lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "synthspatial", "--data",
+                    w.interrupted_synthspatial("ss"), "--output", "r.json"], "ss"),
     Case("eval spatial", "output is a folder",
          lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "vsibench", "--output", "runs"],
          "runs"),
@@ -283,6 +346,10 @@ CASES = [
          lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "q"], "half"),
     Case("eval synthspatial", "output is a file",
          lambda w: ["eval", "synthspatial", "--rgbd", w.killed_render("half"), "--output", "notes.txt"], "notes.txt"),
+    Case("eval synthspatial", "output holds the user's files",
+         lambda w: ["eval", "synthspatial", "--rgbd", str(w.root.parent / "rgbd"), "--output", "."], "notes.txt"),
+    Case("eval synthspatial", "output is the RGB-D input folder (unmarked, one shard)",
+         lambda w: ["eval", "synthspatial", "--rgbd", w.unmarked_rgbd("r"), "--output", "r"], "--rgbd input r"),
     Case("eval synthspatial", "zero questions per type",
          lambda w: ["eval", "synthspatial", "--rgbd", "x", "--output", "q", "--questions-per-type", "0"],
          "--questions-per-type"),
@@ -324,17 +391,21 @@ CASES = [
     Case("chat", "missing image", lambda w: ["chat", "--model", str(w.model), "--image", "nope.png", "hi"], "nope.png"),
     Case("data llava", "missing SynthSpatial folder",
          lambda w: ["data", "llava", "--synthspatial", "no_ss", "--output", "t.jsonl"], "no_ss"),
+    Case("data llava", "interrupted SynthSpatial build (no complete.json)",
+         lambda w: ["data", "llava", "--synthspatial", w.interrupted_synthspatial("ss"), "--output", "t.jsonl"], "ss"),
     # ------------------------------------------------------------------ demo (issue 13)
     Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
 ]
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint):
+def workspace(tmp_path, monkeypatch, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint,
+              official_pointmap_checkpoint):
     root = tmp_path / "user"
     root.mkdir()
     monkeypatch.chdir(root)
-    return Workspace(root, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint)
+    return Workspace(root, tiny_model_dir, tiny_teacher_dir, nan_model_dir, official_checkpoint,
+                     official_pointmap_checkpoint)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -367,7 +438,7 @@ def test_debug_shows_the_traceback(workspace):
 
 def test_catalogue_covers_every_command():
     commands = {case.command for case in CASES}
-    assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "eval depth",
+    assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "scaling", "eval depth",
                         "eval score", "eval spatial", "eval synthspatial", "intrinsics", "reconstruct",
                         "multiview-data", "pretrain-pointmap", "eval pointmap", "vla demos", "vla eval", "vla table",
                         "demo", "train mllm", "chat", "data llava"}

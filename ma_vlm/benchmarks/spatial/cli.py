@@ -72,6 +72,10 @@ def spatial_command(args) -> int:
     if args.data is not None and not Path(args.data).exists():
         raise MaVlmInputError(f"--data {args.data} does not exist; give the local copy's folder or file, "
                               "or leave --data out to read the Hub dataset")
+    if benchmark.name == "synthspatial" and args.data is not None and Path(args.data).is_dir():
+        from ma_vlm.benchmarks.spatial.synthspatial import check_synthspatial_folder
+
+        check_synthspatial_folder(args.data)  # before the model loads
     generator = ImageTextGenerator(args.model, device=args.device, dtype=args.dtype)
     records = run_benchmark(benchmark, generator, predictions, data=args.data, split=args.split,
                             batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
@@ -84,15 +88,22 @@ def spatial_command(args) -> int:
 
 
 def synthspatial_command(args) -> int:
+    from pathlib import Path
+
     from ma_vlm.benchmarks.spatial.synthspatial import (
         SynthSpatialConfig,
         build_synthspatial,
+        check_synthspatial_output,
         records_from_dataset,
     )
     from ma_vlm.inputs import ensure_output_dir
 
     if args.questions_per_type < 1:
         raise MaVlmInputError(f"--questions-per-type must be >= 1, got {args.questions_per_type}")
+    rgbd, output = Path(args.rgbd).resolve(), Path(args.output).resolve()
+    if output == rgbd or output in rgbd.parents:  # an unmarked RGB-D folder can look like an unfinished build
+        raise MaVlmInputError(f"--output {args.output} holds the --rgbd input {args.rgbd}; choose another folder")
+    check_synthspatial_output(args.output)  # before the input is read
     ensure_output_dir(args.output)
     config = SynthSpatialConfig(questions_per_type=args.questions_per_type)
     dataset = build_synthspatial(records_from_dataset(args.rgbd, args.rgbd_split), args.output,

@@ -85,7 +85,7 @@ def load_local_split(folder: str, split: str):
     files = sorted(
         path for pattern in ("*.parquet", "*.jsonl", "*.json")
         for path in glob.glob(os.path.join(folder, "**", pattern), recursive=True)
-        if os.path.basename(path) not in ("dataset_info.json", "generation.json", "state.json")
+        if os.path.basename(path) not in ("dataset_info.json", "generation.json", "state.json", "complete.json")
     )  # fmt: skip
     chosen = [f for f in files if os.path.basename(f).startswith((f"{split}-", f"{split}.", f"{split}_"))]
     named = [f for f in files if os.path.basename(f).split("-")[0].split(".")[0] in ("train", "validation", "test", "val")]
@@ -129,6 +129,10 @@ def load_items(benchmark, data: str | None = None, split: str | None = None, sub
         return datasets.load_dataset(kind, data_files=data, split="train")
     if benchmark.name == "spatialbench":
         return _load_spatialbench_folder(data)
+    if benchmark.name == "synthspatial":
+        from ma_vlm.benchmarks.spatial.synthspatial import check_synthspatial_folder
+
+        check_synthspatial_folder(data)
     if os.path.exists(os.path.join(data, "dataset_dict.json")):
         return datasets.load_from_disk(data)[split]
     if os.path.exists(os.path.join(data, "dataset_info.json")):

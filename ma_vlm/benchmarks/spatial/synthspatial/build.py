@@ -1,7 +1,10 @@
 """Build SynthSpatial from RGB-D records and save it as a Hugging Face dataset folder.
 
-``build_synthspatial(records, "out/")`` writes ``out/data/{split}-00000-of-00001.parquet`` and a
-dataset card ``out/README.md``; ``datasets.load_dataset("out/")`` reads it back (but see
+``build_synthspatial(records, "out/")`` writes ``out/data/{split}-00000-of-00001.parquet``, a
+dataset card ``out/README.md`` and, last, the completion marker ``out/complete.json``
+(``ma_vlm.atomic_io``): readers refuse a folder without it (``check_synthspatial_folder``), and a
+new build redoes an interrupted or earlier build in place but never a folder holding other files.
+``datasets.load_dataset("out/")`` reads it back (but see
 ``ma_vlm.benchmarks.spatial.io.load_local_split`` for a cache pitfall with same-named folders). Records are
 decoded ``RGBDRecord`` dicts (``ma_vlm.data.schema``), e.g. from ``records_from_dataset``.
 
@@ -13,11 +16,13 @@ seed give the same dataset byte for byte, and all views of one scene share a spl
 from __future__ import annotations
 
 import hashlib
-import os
+import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from ma_vlm.atomic_io import COMPLETE_MARKER, atomic_path, mark_complete, read_complete_marker, write_text_atomic
 from ma_vlm.benchmarks.spatial.synthspatial.questions import (
     SYNTHSPATIAL_MCA_TYPES,
     SYNTHSPATIAL_NA_TYPES,
@@ -27,6 +32,12 @@ from ma_vlm.benchmarks.spatial.synthspatial.questions import (
 from ma_vlm.errors import MaVlmInputError
 
 SPLITS = ("train", "validation", "test")
+SYNTHSPATIAL_KIND = "synthspatial"  # kind of the completion marker
+# The files a build writes, and the temporary files an interrupted one leaves (atomic_io's
+# ".<name>.XXXX.tmp", and "<name>.tmp" from builds before the completion marker).
+_BUILD_FILE = re.compile(r"^(README\.md|data/(train|validation|test)-00000-of-00001\.parquet)$")
+_BUILD_LEFTOVER = re.compile(r"^(data/)?\.?(README\.md|complete\.json|(train|validation|test)-00000-of-00001"
+                             r"\.parquet)(\.[^/]*)?\.tmp$")
 
 
 def split_of(scene_id: str, seed: int, fractions: tuple[float, float, float]) -> str:
@@ -71,9 +82,14 @@ def synthspatial_rows(records, seed: int = 0, config: SynthSpatialConfig | None 
 
 def build_synthspatial(records, output_dir: str, seed: int = 0, config: SynthSpatialConfig | None = None,
                        fractions=(0.8, 0.1, 0.1), source_name: str = "RGB-D records"):  # fmt: skip
-    """Generate, save (parquet per split + README.md) and return the ``DatasetDict``."""
+    """Generate, save (parquet per split + README.md, then complete.json) and return the ``DatasetDict``.
+
+    ``output_dir`` is new, empty, or an earlier (finished or interrupted) SynthSpatial build,
+    which is replaced; a folder holding anything else is refused before any work."""
     from datasets import Dataset, DatasetDict
 
+    output_dir = Path(output_dir)
+    previous = check_synthspatial_output(output_dir)
     rows = synthspatial_rows(records, seed, config, fractions)
     if not any(rows.values()):
         raise MaVlmInputError(
@@ -82,16 +98,65 @@ def build_synthspatial(records, output_dir: str, seed: int = 0, config: SynthSpa
         )
     features = synthspatial_features()
     dataset = DatasetDict({s: Dataset.from_list(r, features=features) for s, r in rows.items() if r})
-    os.makedirs(os.path.join(output_dir, "data"), exist_ok=True)
+    # The marker goes first: from here until the new one is written the folder reads as unfinished.
+    # Then the earlier build's files: a split the new build lacks must not survive from the old one.
+    for relative in [COMPLETE_MARKER, *previous]:
+        (output_dir / relative).unlink(missing_ok=True)
     for split, part in dataset.items():
-        final = os.path.join(output_dir, "data", f"{split}-00000-of-00001.parquet")
-        part.to_parquet(final + ".tmp")
-        os.replace(final + ".tmp", final)
-    card = dataset_card(dataset, seed, config or SynthSpatialConfig(), source_name)
-    with open(os.path.join(output_dir, "README.md.tmp"), "w", encoding="utf-8") as handle:
-        handle.write(card)
-    os.replace(os.path.join(output_dir, "README.md.tmp"), os.path.join(output_dir, "README.md"))
+        with atomic_path(output_dir / "data" / f"{split}-00000-of-00001.parquet") as tmp:
+            part.to_parquet(str(tmp))
+    write_text_atomic(output_dir / "README.md", dataset_card(dataset, seed, config or SynthSpatialConfig(), source_name))
+    mark_complete(output_dir, SYNTHSPATIAL_KIND, writer="ma-vlm eval synthspatial", seed=seed,
+                  questions={split: len(part) for split, part in dataset.items()})
     return dataset
+
+
+def check_synthspatial_output(output_dir: str | Path) -> list[str]:
+    """Before any work: the files (relative paths) of an earlier SynthSpatial build in
+    `output_dir` that a new build replaces; [] for a new or empty folder. Raise when the folder
+    holds anything a build did not write (an RGB-D dataset, the user's files)."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise MaVlmInputError(f"--output {output_dir} is a file; give a folder for SynthSpatial")
+    if not output_dir.is_dir():
+        return []
+    files = sorted(str(p.relative_to(output_dir)) for p in output_dir.rglob("*") if p.is_file())
+    marker = read_complete_marker(output_dir)
+    if marker is not None and marker.get("kind") == SYNTHSPATIAL_KIND:
+        ours = set(marker.get("files", [])) | {COMPLETE_MARKER}
+    else:  # an interrupted build has no marker: only the names a build writes count as ours
+        ours = {f for f in files if _BUILD_FILE.match(f)}
+    ours |= {f for f in files if _BUILD_LEFTOVER.match(f)}
+    others = [f for f in files if f not in ours]
+    if others:
+        raise MaVlmInputError(
+            f"--output {output_dir} holds files ma-vlm eval synthspatial did not write ({', '.join(others[:5])}"
+            f"{', ...' if len(others) > 5 else ''}); building there would mix or delete them. Choose a new folder"
+        )
+    return [f for f in files if f != COMPLETE_MARKER]
+
+
+def synthspatial_incomplete_reason(folder: str | Path) -> str | None:
+    """Why `folder` is not a finished SynthSpatial build, or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "it does not exist" if not folder.exists() else "it is a file"
+    marker = read_complete_marker(folder)
+    if marker is None:
+        return ("it has no complete.json: the build that wrote it was interrupted, or predates completion "
+                "markers")
+    if marker.get("kind") != SYNTHSPATIAL_KIND:
+        return f"it is a {marker.get('kind')!r} folder, not SynthSpatial questions"
+    gone = [name for name in marker.get("files", []) if not (folder / name).is_file()]
+    return f"{len(gone)} of its files are gone (e.g. {gone[0]})" if gone else None
+
+
+def check_synthspatial_folder(folder: str | Path, flag: str = "--data") -> None:
+    """Raise, naming `folder` and the fix, unless it is a finished SynthSpatial build."""
+    reason = synthspatial_incomplete_reason(folder)
+    if reason is not None:
+        raise MaVlmInputError(f"{flag} {folder} is not a finished SynthSpatial folder ({reason}); build it with "
+                              f"`ma-vlm eval synthspatial --rgbd RGBD_DIR --output {folder}`")
 
 
 def dataset_card(dataset, seed: int, config: SynthSpatialConfig, source_name: str) -> str:
