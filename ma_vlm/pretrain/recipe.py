@@ -93,6 +93,12 @@ class ScalingRecipe:
     eval_generate: dict = field(default_factory=lambda: {"scenes": 12, "seed": 1000, "camera_models": 1000,
                                                          "max_side": 96, "min_side": 80})
     eval_prompts: list = field(default_factory=lambda: ["none", "grid:8"])
+    # One run per seed (None: train.seed only): the spread over seeds is the error bar that tells
+    # a trend from noise.
+    seeds: list | None = None
+    # A distillation recipe (path): each run then also distils a prompt-free student from its
+    # teacher on the same data, scored without a prompt.
+    student_recipe: str | None = None
 
 
 @dataclass
@@ -191,6 +197,9 @@ _RANGES = {
                                    "null or a non-empty list of positive integers"),
     ("scaling", "eval_prompts"): (lambda v: len(v) > 0 and all(isinstance(p, str) for p in v),
                                   "a non-empty list of prompt specs (none, grid:8 ...)"),
+    ("scaling", "seeds"): (lambda v: v is None or (len(v) > 0 and all(isinstance(n, int) and not isinstance(n, bool)
+                                                                      and n >= 0 for n in v)),
+                           "null or a non-empty list of integers >= 0"),
 }
 
 
