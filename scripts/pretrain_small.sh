@@ -12,10 +12,15 @@ MA="${MA:-.venv/bin/ma-vlm}"
 mkdir -p "$OUT"
 start=$(date +%s)
 
-echo "== 1/3 render 128 training scenes (64 camera models)"
+echo "== 1/3 render 1024 training scenes (512 camera models)"
+# A render made for another recipe (say 128 scenes before the recipe grew) is ours: render again.
+if [ -f "$OUT/data/complete.json" ] && ! grep -q '"num_scenes": 1024,' "$OUT/data/generation.json" 2>/dev/null; then
+  echo "   $OUT/data was rendered for another recipe; rendering again"
+  rm -f "$OUT/data/complete.json"
+fi
 if [ ! -f "$OUT/data/complete.json" ]; then
   rm -rf "$OUT/data"
-  $MA data generate --output "$OUT/data" --scenes 128 --seed 0 --camera-models 64 --max-side 96 --min-side 80
+  $MA data generate --output "$OUT/data" --scenes 1024 --seed 0 --camera-models 512 --max-side 96 --min-side 80
 fi
 echo "== 2/3 pretrain the teacher (recipes/pretrain_teacher_small.yaml)"
 $MA pretrain --recipe recipes/pretrain_teacher_small.yaml --data "$OUT/data" --output "$OUT/teacher" \

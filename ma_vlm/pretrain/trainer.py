@@ -166,6 +166,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
                               kwargs_handlers=_process_group_kwargs())
     is_main = accelerator.is_main_process
     if is_main:
+        check_same_run(recipe, output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(output_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     set_seed(train.seed)
@@ -255,6 +256,33 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
+
+
+# Sections a resumed run may not change: its checkpoint holds that model, trained on that data
+# with that objective. `train` may change (more steps, another learning rate) and resumes.
+_RUN_DEFINING_SECTIONS = ("model", "data", "loss", "distill")
+
+
+def check_same_run(recipe: Recipe, output_dir: Path) -> None:
+    """Refuse to resume a run folder whose checkpoints come from another recipe (say a recipe
+    changed upstream): the checkpoint would not fit the model, or would silently continue
+    another experiment. Names the first differing key and the fix."""
+    import yaml
+
+    stored_path = output_dir / "recipe.yaml"
+    if latest_checkpoint(output_dir) is None or not stored_path.is_file():
+        return
+    stored = yaml.safe_load(stored_path.read_text()) or {}
+    current = recipe.to_dict()
+    for section in _RUN_DEFINING_SECTIONS:
+        old, new = stored.get(section) or {}, current.get(section) or {}
+        for key in sorted(set(old) | set(new)):
+            if key in ("path",):  # the same data may move (another --data spelling)
+                continue
+            if old.get(key) != new.get(key):
+                raise MaVlmInputError(
+                    f"{output_dir} holds a run of another recipe ({section}.{key} was {old.get(key)!r}, now "
+                    f"{new.get(key)!r}); give a new --output, or delete {output_dir} to start this recipe afresh")
 
 
 def _process_group_kwargs() -> list:

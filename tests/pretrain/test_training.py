@@ -103,3 +103,20 @@ def test_a_finished_run_returns_at_once(tmp_path, tiny_recipe, monkeypatch):
     first = run_training(tiny_recipe, tmp_path / "run", progress=False)
     monkeypatch.setattr(trainer, "build_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
     assert run_training(tiny_recipe, tmp_path / "run", progress=False) == first
+
+
+def test_a_run_folder_of_another_recipe_is_refused_not_resumed(tmp_path, tiny_recipe):
+    """A recipe that changed upstream (another model size) must not resume the old checkpoint
+    (a load error deep in accelerate, or another experiment continued silently): one line naming
+    the key, and the old run untouched. More steps on the same recipe still resume."""
+    from ma_vlm.errors import MaVlmInputError
+
+    run_training(tiny_recipe, tmp_path / "run", stop_after_steps=2, progress=False)
+    before = (tmp_path / "run" / "recipe.yaml").read_text()
+    tiny_recipe.model.overrides["decoder_hidden_size"] = 16
+    with pytest.raises(MaVlmInputError, match=r"model\.overrides .*give a new --output"):
+        run_training(tiny_recipe, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "recipe.yaml").read_text() == before
+    tiny_recipe.model.overrides["decoder_hidden_size"] = 8
+    tiny_recipe.train.max_steps = 6
+    assert run_training(tiny_recipe, tmp_path / "run", progress=False)["step"] == 6
