@@ -3,7 +3,7 @@
 SmolLM2-135M-Instruct + LoRA trained on SynthSpatial's train split (`ma-vlm data llava`
 output) and scored on its test split with the VSI-style scorer, per question type, for:
   depth    (a) the depth-pretrained tower (--tower FOLDER)
-  random   (b) the same architecture, randomly initialised (no depth pretraining)
+  random   (b) the same architecture as --tower, randomly initialised (no depth pretraining)
   noimage  (d) no image at all, in training and at test time (what language priors give)
 Each variant runs with every seed (seeds the projector/tower init and the data order).
 
@@ -54,6 +54,8 @@ def run_one(args, variant: str, seed: int) -> dict:
     recipe.data.train = args.llava
     recipe.model.seed = seed
     recipe.model.tower = args.tower if variant == "depth" else None
+    if variant != "depth" and args.tower:  # the control: the same architecture, random weights
+        recipe.model.tower_preset = args.tower
     recipe.data.use_images = variant != "noimage"
     recipe.train.update(seed=seed, data_seed=seed, max_steps=args.steps, save_steps=args.steps)
     model_folder = train_mllm(recipe, str(folder))

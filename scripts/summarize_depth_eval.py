@@ -14,12 +14,12 @@ def main(folder: str) -> None:
         report = json.loads(path.read_text())
         metrics = report["metrics"]
         model = path.stem.rsplit("_", 2)[0] if report["prompt"] != "none" else path.stem.rsplit("_", 1)[0]
-        rows.append((model, report["prompt"], report["num_images"], metrics["abs_rel"], metrics["rmse"],
-                     metrics["delta1"]))
-    print("| model | prompt | images | AbsRel | RMSE (m) | delta1 |")
-    print("|---|---|---|---|---|---|")
-    for model, prompt, count, abs_rel, rmse, delta1 in sorted(rows, key=lambda r: (r[1], r[0])):
-        print(f"| {model} | {prompt} | {count} | {abs_rel:.4f} | {rmse:.3f} | {delta1:.3f} |")
+        rows.append((model, report["prompt"], report["num_images"], metrics["abs_rel"],
+                     metrics.get("abs_rel_median_scaled", float("nan")), metrics["rmse"], metrics["delta1"]))
+    print("| model | prompt | images | AbsRel | AbsRel, median-scaled | RMSE (m) | delta1 |")
+    print("|---|---|---|---|---|---|---|")
+    for model, prompt, count, abs_rel, scaled, rmse, delta1 in sorted(rows, key=lambda r: (r[1], r[0])):
+        print(f"| {model} | {prompt} | {count} | {abs_rel:.4f} | {scaled:.4f} | {rmse:.3f} | {delta1:.3f} |")
 
 
 if __name__ == "__main__":

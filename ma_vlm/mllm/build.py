@@ -70,13 +70,19 @@ def portable_tokenizer(tokenizer):
 
 def load_tower(name_or_path: str | None, preset: str = "small"):
     """A `MetricAnythingModel` from a folder (a tower or a depth model: its tower is taken), or
-    a randomly initialised `preset` when `name_or_path` is None."""
+    a randomly initialised one when `name_or_path` is None: of the named `preset`, or, when
+    `preset` is a model folder, of that folder's architecture (its config.json only; the
+    no-depth-pretraining control of a trained tower)."""
+    from pathlib import Path
+
     import torch
 
     import ma_vlm.encoders  # noqa: F401  (registers the Auto classes)
-    from ma_vlm.encoders import MetricAnythingModel, preset_config
+    from ma_vlm.encoders import MetricAnythingConfig, MetricAnythingModel, preset_config
 
     if name_or_path is None:
+        if (Path(preset) / "config.json").is_file():
+            return MetricAnythingModel(MetricAnythingConfig.from_pretrained(preset))
         return MetricAnythingModel(preset_config(preset))
     with torch.device("cpu"):
         return MetricAnythingModel.from_pretrained(name_or_path)

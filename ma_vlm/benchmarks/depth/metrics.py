@@ -17,7 +17,8 @@ import numpy as np
 
 from ma_vlm.errors import MaVlmInputError
 
-METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3")
+METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3",
+                "abs_rel_median_scaled")
 
 
 def crop_mask(shape: tuple[int, int], crop: str | None) -> np.ndarray:
@@ -86,6 +87,9 @@ def depth_metrics(predicted_depth_m, gt_depth_m, protocol: EvalProtocol = EvalPr
     p = np.clip(predicted[valid], protocol.min_depth_m, max_depth)
     g = gt[valid]
     ratio = np.maximum(p / g, g / p)
+    # The shape alone: the prediction times median(gt) / median(pred), as relative-depth
+    # benchmarks align it. abs_rel minus this is what the metric scale costs.
+    scaled = p * (np.median(g) / np.median(p))
     return {
         "abs_rel": float(np.mean(np.abs(p - g) / g)),
         "sq_rel": float(np.mean((p - g) ** 2 / g)),
@@ -95,6 +99,7 @@ def depth_metrics(predicted_depth_m, gt_depth_m, protocol: EvalProtocol = EvalPr
         "delta1": float(np.mean(ratio < 1.25)),
         "delta2": float(np.mean(ratio < 1.25**2)),
         "delta3": float(np.mean(ratio < 1.25**3)),
+        "abs_rel_median_scaled": float(np.mean(np.abs(scaled - g) / g)),
     }
 
 

@@ -45,7 +45,7 @@ def test_eval_depth_cli_writes_a_report(tmp_path):
     assert code == 0 and report["model"] == "baseline:nearest" and report["prompt"] == "uniform:0.05"
     assert report["num_images"] == 2 and 0 < report["metrics"]["abs_rel"] < 0.2
     assert set(report["metrics"]) == {"abs_rel", "sq_rel", "rmse", "rmse_log", "log10",
-                                      "delta1", "delta2", "delta3"}
+                                      "delta1", "delta2", "delta3", "abs_rel_median_scaled"}
     again = tmp_path / "again.json"
     main(["eval", "depth", "--model", "baseline:nearest", "--data", str(tmp_path / "bench"),
           "--prompt", "uniform:0.05", "--output", str(again), "--seed", "3"])
@@ -119,5 +119,6 @@ def test_eval_depth_metrics_equal_hand_computed_values(tmp_path):
     # |2 - 1| / 1 = 1 and |2 - 3| / 3 = 1/3 on equal halves; ratios 2 and 1.5
     expected = {"abs_rel": (1 + 1 / 3) / 2, "sq_rel": (1 + 1 / 3) / 2, "rmse": 1.0,
                 "rmse_log": np.sqrt((np.log(2) ** 2 + np.log(1.5) ** 2) / 2),
-                "log10": (np.log10(2) + np.log10(1.5)) / 2, "delta1": 0.0, "delta2": 0.5, "delta3": 0.5}
+                "log10": (np.log10(2) + np.log10(1.5)) / 2, "delta1": 0.0, "delta2": 0.5, "delta3": 0.5,
+                "abs_rel_median_scaled": (1 + 1 / 3) / 2}  # median(gt) = 2 m: already aligned
     assert report["metrics"] == pytest.approx(expected, rel=1e-5)
