@@ -35,7 +35,11 @@ def test_deepspeed_zero2_on_two_cpu_processes_matches_the_single_process_loss(tm
               str(ROOT / "recipes/accelerate/deepspeed_zero2_cpu.yaml"), "-m", "ma_vlm.cli", "pretrain",
               "--recipe", str(recipe_path), "--output", str(tmp_path / "zero2")]
     done = subprocess.run(launch, cwd=ROOT, env=env, capture_output=True, text=True, timeout=850)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # On failure: each rank's own lines first (a rank's traceback is otherwise cut off by the
+    # other rank's barrier error), then the tails.
+    ranks = "\n".join(line for line in done.stderr.splitlines() if line.startswith(("[rank0]", "[rank1]")))
+    assert done.returncode == 0, ranks[-6000:] + "\n--- stderr ---\n" + done.stderr[-3000:] + \
+        "\n--- stdout ---\n" + done.stdout[-2000:]
     tiny_recipe.train.batch_size = 4
     run_training(tiny_recipe, tmp_path / "single", progress=False)
     zero2, single = _losses(tmp_path / "zero2"), _losses(tmp_path / "single")
