@@ -18,6 +18,7 @@ from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
 from ma_vlm.encoders.depth_units import canonical_to_inverse_depth, inverse_depth_to_depth
+from ma_vlm.encoders.prompt_fusion import align_depth_to_prompt
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import centred_intrinsics, check_intrinsics, focal_length_from_fov, scale_intrinsics
 
@@ -224,8 +225,6 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
                 )[0, 0]
             depth = inverse_depth_to_depth(item_inverse)
             if prompt is not None:
-                from ma_vlm.encoders.prompt_fusion import align_depth_to_prompt
-
                 prompt = torch.as_tensor(np.asarray(prompt, dtype=np.float32)).to(depth.device)
                 if tuple(prompt.shape) != size:
                     raise MaVlmInputError(f"prompt_depth {tuple(prompt.shape)} must have the target size {size}")

@@ -206,15 +206,16 @@ def align_depth_to_prompt(depth_m: torch.Tensor, prompt_depth_m: torch.Tensor) -
     """(H, W) predicted depth, metres, shifted onto an (H, W) sparse prompt (metres, 0 = missing)
     at the image's own resolution: the residual alignment again after the network-size
     prediction is resized back, so a dense prompt (LiDAR) is exact on its pixels instead of
-    blurred by the round trip. Delaunay-interpolated log ratio, bounded to e^4 either way."""
-    valid = (prompt_depth_m > 0)[None, None].to(depth_m.dtype)
+    blurred by the round trip. `align_to_prompt` on inverse depth (the log ratio only changes
+    sign), with the exact Delaunay densifier."""
+    valid = prompt_depth_m > 0
     if not valid.any():
         return depth_m
-    log_depth = torch.log(depth_m.clamp_min(1e-6))[None, None]
-    ratio = torch.where(valid > 0, torch.log(prompt_depth_m.clamp_min(1e-6))[None, None] - log_depth,
-                        torch.zeros_like(log_depth))
-    shift = DelaunayPlan(valid).apply(ratio).clamp(-_MAX_LOG_RATIO, _MAX_LOG_RATIO)
-    return (depth_m * torch.exp(shift)[0, 0]).to(depth_m.dtype)
+    inverse_prompt = torch.where(valid, 1.0 / prompt_depth_m.clamp_min(1e-6), torch.zeros_like(prompt_depth_m))
+    sparse = torch.stack([inverse_prompt, valid.to(prompt_depth_m.dtype)])[None].to(depth_m.dtype)  # (1, 2, H, W)
+    present = torch.ones(1, dtype=torch.bool, device=depth_m.device)
+    aligned = align_to_prompt(1.0 / depth_m.clamp_min(1e-6)[None], sparse, densify_prompt_delaunay, present)
+    return (1.0 / aligned[0]).to(depth_m.dtype)
 
 
 class MetricAnythingPromptFusion(nn.Module):
