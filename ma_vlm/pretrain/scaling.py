@@ -190,6 +190,7 @@ def _plot(rows: list[dict], path: Path) -> None:
 
     summary = summarise(rows)
     trained = [e for e in summary if not e["model"].startswith("baseline:")]
+    drawn: set[tuple] = set()  # a baseline serves every series of its prompt: one line each
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for key in sorted({(e["camera_models"], e["model"], e["prompt"]) for e in trained}):
         series = sorted((e for e in trained if (e["camera_models"], e["model"], e["prompt"]) == key),
@@ -201,6 +202,9 @@ def _plot(rows: list[dict], path: Path) -> None:
             baseline = [b for b in summary if b["model"].startswith("baseline:") and b["prompt"] == key[2]
                         and b["camera_models"] == key[0]]
             for b in baseline:
+                if (b["model"], b["prompt"], b["camera_models"], metric) in drawn:
+                    continue
+                drawn.add((b["model"], b["prompt"], b["camera_models"], metric))
                 axis.axhline(b[metric], ls="--", lw=1, color=line[0].get_color(),
                              label=f"{b['model'].split(':')[1]}, prompt {key[2]}" if axis is axes[0] else None)
     scene_counts = sorted({e["scenes"] for e in trained})
