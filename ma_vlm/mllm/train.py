@@ -127,9 +127,28 @@ def training_arguments(recipe: MllmRecipe, output: str):
 
 
 def _resume_point(output: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete OUTPUT/checkpoint-N, or None. The Trainer writes a checkpoint's files
+    in place and trainer_state.json last, so a run killed mid-save leaves a folder without a
+    readable state: it is skipped and removed (the rerun writes that step again), where
+    Transformers' get_last_checkpoint would pick it and fail on resume."""
+    import json
+    import shutil
 
-    return get_last_checkpoint(output) if Path(output).is_dir() else None
+    out = Path(output)
+    steps = []
+    for folder in out.glob("checkpoint-*") if out.is_dir() else []:
+        if folder.is_dir() and folder.name.removeprefix("checkpoint-").isdigit():
+            steps.append((int(folder.name.removeprefix("checkpoint-")), folder))
+    for step, folder in sorted(steps, reverse=True):
+        try:
+            state = json.loads((folder / "trainer_state.json").read_text())
+            if state.get("global_step") == step:
+                return str(folder)
+        except (OSError, ValueError):
+            pass
+        print(f"{folder} was cut off while being written (no complete trainer_state.json); removing it")
+        shutil.rmtree(folder, ignore_errors=True)  # every rank of a launch may get here
+    return None
 
 
 def train_mllm(recipe: MllmRecipe, output: str) -> str:

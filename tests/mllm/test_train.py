@@ -71,6 +71,20 @@ def test_tiny_run_chat_and_resume_after_kill_9(tmp_path, tiny_llm_folder, llava_
         torch.testing.assert_close(final_weights(killed)[name], value, rtol=0, atol=0, msg=name)
 
 
+def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
+    from ma_vlm.mllm.train import _resume_point
+
+    assert _resume_point(str(tmp_path / "not-yet")) is None
+    for step, state in [(2, '{"global_step": 2}'), (4, '{"global_step": 4}'), (6, None), (8, '{"global_st')]:
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(b"partial")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    assert _resume_point(str(tmp_path)) == str(tmp_path / "checkpoint-4")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+
+
 def test_smollm2_tokenizer_survives_save_and_load(smollm2_tokenizer_folder, tmp_path):
     from transformers import AutoTokenizer
 
