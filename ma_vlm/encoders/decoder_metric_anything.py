@@ -57,7 +57,9 @@ class ResidualConvUnit(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.residual(x)
+        # The sum lands in the conv's fresh output: one full-size map fewer per unit (a conv's
+        # backward does not read its output, so training is unaffected).
+        return self.residual(x).add_(x)
 
 
 # Channels of the prompt the decoder reads: densified canonical inverse depth and its support
@@ -98,7 +100,7 @@ class FusionBlock(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
                 prompt: torch.Tensor | None = None) -> torch.Tensor:
         if skip is not None:
-            x = x + self.resnet1(skip)
+            x = self.resnet1(skip).add_(x)
         x = self.resnet2(x)
         if prompt is not None and self.prompt_depth_layer is not None:
             pooled = F.adaptive_avg_pool2d(prompt, x.shape[-2:]).to(x.dtype)

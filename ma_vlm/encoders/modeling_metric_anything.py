@@ -11,7 +11,6 @@ One encoder pass serves every consumer: the tower's output carries both the visu
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +36,7 @@ from ma_vlm.encoders.prompt_fusion import (
     densify_prompt_delaunay,
 )
 from ma_vlm.encoders.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
+from ma_vlm.encoders.vit_inference import fused_blocks
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import backproject_pixels, check_intrinsics
 
@@ -240,8 +240,12 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
         hidden, layer_kwargs = embed(tiles)
         taps = {}
         per_layer = [hidden[-keep_last:]] if keep_last else None
+        fused = fused_blocks(blocks, hidden, layer_kwargs)  # inference: buffers shared by all blocks
         for index, block in enumerate(blocks):
-            hidden = block(hidden, **layer_kwargs)
+            if fused is not None:
+                hidden = fused(block, hidden, keep=index in tap_layers or per_layer is not None)
+            else:
+                hidden = block(hidden, **layer_kwargs)
             if index in tap_layers:
                 taps[index] = hidden[:tap_count]
             if per_layer is not None:
@@ -372,8 +376,10 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             prompt = torch.cat([dense, support], dim=1)
         # channels_last: oneDNN / cuDNN convolutions then run without a layout reorder around each
         # call; on CPU this halves the time of neck + decoder + head (perf/encoder_speed.py).
-        taps, levels = ([f.contiguous(memory_format=torch.channels_last) for f in group]
-                        for group in (tower.tap_features, tower.level_features))
+        taps, levels = (
+            [f.contiguous(memory_format=torch.channels_last) for f in group]
+            for group in (tower.tap_features, tower.level_features)
+        )
         features = self.neck(taps, levels)
         canonical = self.head(self.decoder(features, prompt=prompt)).squeeze(1)  # (B, S, S)
         network_canonical = None
