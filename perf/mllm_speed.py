@@ -2,7 +2,7 @@
 
 Both models hold the same tower, LLM and MLP projector weights (our `mlp` projector has LLaVA's
 parameter names), see the same batch, and take full training steps (forward, backward, AdamW).
-Each model runs in its own fresh process so peak memory (CUDA: max allocated; CPU: peak RSS
+Each model runs in its own fresh processes (`--trials`, medians) so peak memory (CUDA: max allocated; CPU: peak RSS
 growth over the process after imports) is its own. Ratios are ours / LLaVA's (1.00 = no overhead).
 Also prints visual tokens per image for each projector and the tokens/s they give.
 
@@ -39,14 +39,17 @@ def build(kind: str, preset: str, llm: str, projector: str, reduction: int):
         text, tokenizer = load_causal_lm(llm)
     tower = MetricAnythingModel(preset_config(preset))
     ours, _ = build_spatial_mllm(text, tower, tokenizer, projector_type=projector, token_reduction=reduction)
-    if kind == "ours":
-        return ours
+    if projector != "mlp" or reduction != 1:
+        return ours  # no LLaVA twin: LLaVA has only the mlp projector
+    # Both processes build both models and drop one, so the memory each frees before training
+    # (and reuses in it) is the same: otherwise the LLaVA process, having freed ours, starts with
+    # ~one model's worth of free heap and its peak RSS growth reads lower (measured: x1.08 "ours").
     config = LlavaConfig(vision_config=ours.config.vision_config, text_config=ours.config.text_config,
                          image_token_id=ours.config.image_token_id, vision_feature_layer=-1,
                          vision_feature_select_strategy="default", tie_word_embeddings=ours.config.tie_word_embeddings)
     llava = LlavaForConditionalGeneration(config)
     llava.load_state_dict(ours.state_dict())  # same weights, same parameter names
-    return llava
+    return ours if kind == "ours" else llava
 
 
 def measure(kind, args, queue):
@@ -95,13 +98,32 @@ def measure(kind, args, queue):
                "visual_tokens": tokens_per_image})  # fmt: skip
 
 
-def run(kind, args):
+def run_once(kind, args):
     queue = mp.get_context("spawn").Queue()
     process = mp.get_context("spawn").Process(target=measure, args=(kind, args, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
+
+
+def run_pair(args):
+    """(LLaVA, ours): medians over `args.trials` fresh processes each, run alternately so that
+    load on the machine hits both alike (peak RSS varies by several MiB between processes)."""
+    trials = {"llava": [], "ours": []}
+    for _ in range(args.trials):
+        for kind in trials:
+            trials[kind].append(run_once(kind, args))
+    return tuple(_median(trials[kind]) for kind in ("llava", "ours"))
+
+
+def _median(results):
+    import statistics
+
+    merged = dict(results[0])
+    for key in ("tokens_per_s", "step_s", "peak_mib"):
+        merged[key] = statistics.median(result[key] for result in results)
+    return merged
 
 
 def main():
@@ -112,13 +134,14 @@ def main():
     parser.add_argument("--text-tokens", type=int, default=64, help="text tokens per sample after the image")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=3, help="fresh processes per model (medians reported)")
     parser.add_argument("--projector", default="mlp", help="ours vs LLaVA uses mlp (LLaVA's projector)")
     parser.add_argument("--reduction", type=int, default=1)
     parser.add_argument("--reductions", default="pixel_shuffle:2,avg_pool:2,avg_pool:4",
                         help="token-reducing projectors to list (type:r, comma separated)")
     args = parser.parse_args()
 
-    llava, ours = run("llava", args), run("ours", args)
+    llava, ours = run_pair(args)
     print(f"{'model':<28}{'tokens/s':>10}{'step s':>9}{'peak MiB':>10}{'visual tokens':>15}")
     for name, r in (("transformers LLaVA (mlp)", llava), ("ma-vlm SpatialLlava (mlp)", ours)):
         print(f"{name:<28}{r['tokens_per_s']:>10.1f}{r['step_s']:>9.3f}{r['peak_mib']:>10.0f}{r['visual_tokens']:>15}")
@@ -126,7 +149,7 @@ def main():
           f"peak memory x{ours['peak_mib'] / max(llava['peak_mib'], 1e-9):.3f}")
     for spec in filter(None, args.reductions.split(",")):
         projector, reduction = spec.split(":")
-        reduced = run("ours", argparse.Namespace(**{**vars(args), "projector": projector, "reduction": int(reduction)}))
+        reduced = run_once("ours", argparse.Namespace(**{**vars(args), "projector": projector, "reduction": int(reduction)}))
         print(f"{projector} r={reduction}: {reduced['visual_tokens']} visual tokens/image (vs {ours['visual_tokens']}), "
               f"tokens/s {reduced['tokens_per_s']:.1f}, images/s {args.batch / reduced['step_s']:.2f} "
               f"(mlp: {args.batch / ours['step_s']:.2f}), peak {reduced['peak_mib']:.0f} MiB")
