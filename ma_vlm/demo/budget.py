@@ -1,7 +1,7 @@
 """Demo budgets: the sizes of every stage, read from a YAML file (`recipes/demo/<name>.yaml`).
 
 `tiny` is the test's budget, `small` the default of `make demo` (7 min on 2 cores), `medium` a
-longer run (30 min on 2 cores). A budget is a file a user copies: `ma-vlm demo --budget my_budget.yaml`.
+longer run (32 min on 2 cores). A budget is a file a user copies: `ma-vlm demo --budget my_budget.yaml`.
 """
 
 from __future__ import annotations

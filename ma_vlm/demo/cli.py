@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     )
     demo.add_argument("--output", default="outputs/demo", help="run folder")
     demo.add_argument("--budget", default="small",
-                      help="tiny (the test's, seconds), small (7 min on 2 cores), medium (30 min), or a YAML file "
+                      help="tiny (the test's, seconds), small (7 min on 2 cores), medium (32 min), or a YAML file "
                            "shaped like recipes/demo/small.yaml")
     demo.add_argument("--from", dest="from_stage", default=None, choices=STAGE_NAMES, metavar="STAGE",
                       help="restart from this stage: " + ", ".join(STAGE_NAMES))
