@@ -126,11 +126,7 @@ class FusedBlocks:
 
 def fused_blocks(blocks, hidden: torch.Tensor, layer_kwargs: dict) -> FusedBlocks | None:
     """A `FusedBlocks` for these blocks and tokens, or None where the layers' own forward must run."""
-    if (
-        torch.is_grad_enabled()
-        or "position_embeddings" not in layer_kwargs
-        or set(layer_kwargs) != {"position_embeddings"}
-    ):
+    if torch.is_grad_enabled() or set(layer_kwargs) != {"position_embeddings"}:  # DINOv3's RoPE, nothing else
         return None
     if not all(_fusable(block) for block in blocks):
         return None

@@ -134,15 +134,14 @@ def _resume_point(output: str) -> str | None:
     import json
     import shutil
 
-    out = Path(output)
-    steps = []
-    for folder in out.glob("checkpoint-*") if out.is_dir() else []:
-        if folder.is_dir() and folder.name.removeprefix("checkpoint-").isdigit():
-            steps.append((int(folder.name.removeprefix("checkpoint-")), folder))
-    for step, folder in sorted(steps, reverse=True):
+    from transformers.trainer_utils import sort_checkpoints
+
+    if not Path(output).is_dir():
+        return None
+    for folder in map(Path, reversed(sort_checkpoints(output))):  # newest step first
         try:
             state = json.loads((folder / "trainer_state.json").read_text())
-            if state.get("global_step") == step:
+            if folder.name == f"checkpoint-{state.get('global_step')}":
                 return str(folder)
         except (OSError, ValueError):
             pass
