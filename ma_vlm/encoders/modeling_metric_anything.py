@@ -20,6 +20,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+from ma_vlm.encoders.cpu_heap import keeps_freed_memory_at_inference
 from ma_vlm.encoders.decoder_metric_anything import (
     MetricAnythingDecoder,
     MetricAnythingHead,
@@ -263,6 +264,7 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
         side = int(patches.shape[1] ** 0.5)
         return patches.transpose(1, 2).reshape(patches.shape[0], -1, side, side)
 
+    @keeps_freed_memory_at_inference
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -341,6 +343,7 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             self._keys_to_ignore_on_load_unexpected = [r"prompt_depth_layer\.", r"^prompt_fusion\."]
         self.post_init()
 
+    @keeps_freed_memory_at_inference
     def forward(
         self,
         pixel_values: torch.Tensor,

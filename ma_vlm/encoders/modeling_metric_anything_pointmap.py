@@ -22,6 +22,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
+from ma_vlm.encoders.cpu_heap import keeps_freed_memory_at_inference
 from ma_vlm.encoders.pointmap_layers import PointMapConvStack, PointMapDinov2Embeddings, remap_points, view_plane_uv
 from ma_vlm.errors import MaVlmInputError
 
@@ -120,6 +121,7 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         )
         return features, tapped[-1]
 
+    @keeps_freed_memory_at_inference
     def forward(
         self,
         pixel_values: torch.Tensor,
