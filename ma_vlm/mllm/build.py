@@ -94,7 +94,8 @@ def _checked_tower_tokens(tower) -> None:
 
 
 def build_spatial_mllm(llm, tower, tokenizer, projector_type: str = "mlp", token_reduction: int = 1,
-                       vision_feature_layer: int | list[int] = -1, image_processor=None):  # fmt: skip
+                       vision_feature_layer: int | list[int] = -1, image_processor=None,
+                       vision_pyramid_level: int = 2):  # fmt: skip
     """(SpatialLlavaForConditionalGeneration, SpatialLlavaProcessor) holding `llm`'s and
     `tower`'s weights (copied) and a freshly initialised projector.
 
@@ -119,6 +120,7 @@ def build_spatial_mllm(llm, tower, tokenizer, projector_type: str = "mlp", token
         vision_config=tower.config, text_config=text_config,
         image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), vision_feature_layer=vision_feature_layer,
         vision_feature_select_strategy="default", projector_type=projector_type, token_reduction=token_reduction,
+        vision_pyramid_level=vision_pyramid_level,
         tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)),
     )  # fmt: skip
     config.image_seq_length = config.num_image_tokens

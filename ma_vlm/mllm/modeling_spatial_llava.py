@@ -39,11 +39,15 @@ class SpatialLlavaModel(LlavaModel):
         layer = self.config.vision_feature_layer if vision_feature_layer is None else vision_feature_layer
         strategy = vision_feature_select_strategy or self.config.vision_feature_select_strategy
         tower_kwargs = {"intrinsics": intrinsics} if intrinsics is not None else {}
-        outputs = self.vision_tower(pixel_values, output_hidden_states=True, return_dict=True, **tower_kwargs)
-        layers = [layer] if isinstance(layer, int) else list(layer)
-        selected = [outputs.hidden_states[index] for index in layers]
-        if strategy == "default":  # drop CLS (the tower has already removed registers)
-            selected = [tokens[:, 1:] for tokens in selected]
+        level = self.config.vision_pyramid_level
+        outputs = self.vision_tower(pixel_values, output_hidden_states=level == 2, return_dict=True, **tower_kwargs)
+        if level != 2:  # (B, D, h, w) merged tiles of a finer level -> (B, h * w, D), row-major like the tile
+            selected = [outputs.level_features[level].flatten(2).transpose(1, 2)]
+        else:
+            layers = [layer] if isinstance(layer, int) else list(layer)
+            selected = [outputs.hidden_states[index] for index in layers]
+            if strategy == "default":  # drop CLS (the tower has already removed registers)
+                selected = [tokens[:, 1:] for tokens in selected]
         image_features = self.multi_modal_projector(torch.cat(selected, dim=-1))
         outputs.pooler_output = list(image_features)
         return outputs

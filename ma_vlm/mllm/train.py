@@ -3,7 +3,7 @@
 The recipe (YAML, see recipes/mllm_lora_tiny.yaml) has four sections:
 - model: `llm` (Hub id, folder, GGUF folder or "smollm2"), `tower` (a tower/depth-model folder,
   or null for a randomly initialised `tower_preset`), `projector_type`, `token_reduction`,
-  `vision_feature_layer`; or `init_from`: an existing spatial MLLM folder.
+  `vision_feature_layer`, `vision_pyramid_level`; or `init_from`: an existing spatial MLLM folder.
 - stage: "align" or "lora"; lora: `ma_vlm.mllm.lora.LoraSettings` fields.
 - data: `train` (JSON/JSONL in LLaVA format, or a dataset folder / Hub id), `image_folder`
   (default: the file's folder), `max_length`, `use_images` (false = the text-only baseline).
@@ -33,6 +33,7 @@ class MllmModelRecipe:
     projector_type: str = "mlp"
     token_reduction: int = 1
     vision_feature_layer: int | list[int] = -1
+    vision_pyramid_level: int = 2  # 2: the whole-image tile (as published); 1, 0: finer merged tiles
     init_from: str | None = None
     seed: int = 0  # seeds the new projector (and a random tower)
 
@@ -110,7 +111,7 @@ def build_model(recipe: MllmRecipe):
     torch.manual_seed(spec.seed)
     tower = load_tower(spec.tower, spec.tower_preset)
     return build_spatial_mllm(llm, tower, tokenizer, spec.projector_type, spec.token_reduction,
-                              spec.vision_feature_layer)  # fmt: skip
+                              spec.vision_feature_layer, vision_pyramid_level=spec.vision_pyramid_level)  # fmt: skip
 
 
 def training_arguments(recipe: MllmRecipe, output: str):

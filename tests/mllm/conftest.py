@@ -32,21 +32,22 @@ def smollm2_tokenizer_folder():
 
 @pytest.fixture
 def build_tiny(smollm2_tokenizer_folder):
-    """build_tiny(projector_type="mlp", token_reduction=1, seed=0) -> (model, processor)."""
+    """build_tiny(projector_type="mlp", token_reduction=1, seed=0, **build_options) -> (model, processor)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from ma_vlm.encoders import MetricAnythingModel, preset_config
     from ma_vlm.mllm import build_spatial_mllm
 
-    def build(projector_type="mlp", token_reduction=1, seed=0):
+    def build(projector_type="mlp", token_reduction=1, seed=0, **options):
         tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_folder)
         torch.manual_seed(seed)
         llm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer) + 1, hidden_size=32, intermediate_size=64,
                                            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                                            tie_word_embeddings=True))  # fmt: skip
         tower = MetricAnythingModel(preset_config("tiny"))
-        return build_spatial_mllm(llm, tower, tokenizer, projector_type=projector_type, token_reduction=token_reduction)
+        return build_spatial_mllm(llm, tower, tokenizer, projector_type=projector_type, token_reduction=token_reduction,
+                                  **options)
 
     return build
 

@@ -73,6 +73,28 @@ def test_image_token_count_mismatch_is_a_clear_error(build_tiny):
         processor(images=[image(60, 80), image(60, 80)], text=[chat(processor)])
 
 
+@pytest.mark.parametrize("level, projector_type, reduction, tokens", [
+    (1, "avg_pool", 4, 16), (0, "pixel_shuffle", 4, 64)])  # fmt: skip
+def test_finer_pyramid_levels_give_more_tokens_from_the_depth_decoders_maps(build_tiny, level, projector_type,
+                                                                          reduction, tokens):  # fmt: skip
+    model, processor = build_tiny(projector_type, reduction, vision_pyramid_level=level)
+    assert model.config.tower_tokens_per_image == (512 // 16 >> level) ** 2  # tiny tower: 512 px, patch 16
+    assert model.config.num_image_tokens == processor.num_image_tokens == tokens
+    inputs = processor(images=[image(60, 80)], text=[chat(processor)])
+    with torch.no_grad():
+        out = model(**inputs)
+        tower_map = model.model.vision_tower(inputs["pixel_values"]).level_features[level]  # (1, D, h, w)
+    if projector_type == "avg_pool":  # the projector's MLP sees the pooled map, row-major
+        pooled = torch.nn.functional.avg_pool2d(tower_map, reduction).flatten(2).transpose(1, 2)[0]
+        torch.testing.assert_close(out.image_hidden_states, model.model.multi_modal_projector.mlp(pooled))
+    assert out.image_hidden_states.shape == (tokens, model.config.text_config.hidden_size)
+
+
+def test_finer_levels_take_the_last_layer_only(build_tiny):
+    with pytest.raises(ValueError, match="set vision_feature_layer=-1"):
+        build_tiny("avg_pool", 4, vision_pyramid_level=1, vision_feature_layer=-2)
+
+
 def test_token_reduction_must_divide_the_grid(build_tiny):
     with pytest.raises(MaVlmInputError, match="must divide the 8x8 token grid"):
         build_tiny("avg_pool", 3)
