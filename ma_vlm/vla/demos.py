@@ -98,14 +98,16 @@ def record_demos(tasks: list[str] | None, episodes: int, root: str | Path, image
         return env_type(task, image_size=image_size, camera=camera, max_episode_steps=max_episode_steps)
 
     envs = {tasks[0]: make(tasks[0])}
-    features = dataset_features(env_type, image_size, camera, envs[tasks[0]].intrinsics)
-    dataset, done = _open_dataset(root, repo_id, request, features, env_type)
     successes = []
     try:
-        for task, seed in tqdm(plan[done:], desc="expert episodes", initial=done, total=len(plan)):
-            successes.append(_record_episode(dataset, envs.get(task) or envs.setdefault(task, make(task)), seed))
+        features = dataset_features(env_type, image_size, camera, envs[tasks[0]].intrinsics)
+        dataset, done = _open_dataset(root, repo_id, request, features, env_type)
+        try:
+            for task, seed in tqdm(plan[done:], desc="expert episodes", initial=done, total=len(plan)):
+                successes.append(_record_episode(dataset, envs.get(task) or envs.setdefault(task, make(task)), seed))
+        finally:
+            dataset.finalize()
     finally:
-        dataset.finalize()
         for one in envs.values():
             one.close()
     if successes and not all(successes):
