@@ -200,10 +200,12 @@ class PushTExpert:
                  switch_margin: float = 0.3, waypoint_step: float = 60.0):
         self.spacing, self.clearance = spacing, clearance
         self.keep_score, self.switch_margin, self.waypoint_step = keep_score, switch_margin, waypoint_step
-        self._contacts = None  # local points (K, 2), local outward normals (K, 2), standable (K,)
+        self._contacts = None  # block-frame points (K, 2), outward normals (K, 2), standable (K,)
         self._current, self._pushing = None, False
 
     def _outline(self, block):
+        """Points every `spacing` units on the T's outline, their outward normals (block frame), and
+        whether the agent fits behind each (not in the T's inner corners)."""
         import shapely
 
         outline = shapely.geometry.polygon.orient(block_polygon(block, (np.zeros(2), 0.0)), 1.0)  # counter-clockwise
@@ -219,24 +221,30 @@ class PushTExpert:
         points, normals = np.array(points), np.array(normals)
         stand = points + normals * (AGENT_RADIUS + self.clearance)
         standable = shapely.distance(outline, shapely.points(stand)) > AGENT_RADIUS + self.clearance - 0.5
-        return points, normals, standable, outline
+        return points, normals, standable
 
-    def action(self, env) -> np.ndarray:
+    @staticmethod
+    def _pose_error(env) -> tuple[np.ndarray, np.ndarray, float]:
+        """(block centre of mass xy, wanted motion [dx, dy, gyration * dtheta], radius of gyration)."""
         block = env.block
-        if self._contacts is None:
-            self._contacts = self._outline(block)
-        points_local, normals_local, standable, _ = self._contacts
-        rotation = _rotation(block.angle)
-        origin = np.asarray(block.position)
-        points = origin + points_local @ rotation.T
-        normals = normals_local @ rotation.T
         centre_local = np.asarray(block.center_of_gravity)
-        centre = origin + rotation @ centre_local
-        goal = np.asarray(env.goal_pose, dtype=float)
+        centre = np.asarray(block.position) + _rotation(block.angle) @ centre_local
+        goal = np.asarray(env.goal_pose, dtype=float)  # the target's body origin xy and angle
         goal_centre = goal[:2] + _rotation(goal[2]) @ centre_local
         turn = (goal[2] - block.angle + math.pi) % (2 * math.pi) - math.pi
         gyration = math.sqrt(block.moment / block.mass)
-        wanted = np.array([*(goal_centre - centre), gyration * turn])
+        return centre, np.array([*(goal_centre - centre), gyration * turn]), gyration
+
+    def action(self, env) -> np.ndarray:
+        """The agent's next target (2,) float32 for gym-pusht's `PushTEnv` in its current state."""
+        block = env.block
+        if self._contacts is None:
+            self._contacts = self._outline(block)
+        points_local, normals_local, standable = self._contacts
+        rotation = _rotation(block.angle)
+        points = np.asarray(block.position) + points_local @ rotation.T
+        normals = normals_local @ rotation.T
+        centre, wanted, gyration = self._pose_error(env)
 
         push = -normals
         arm = points - centre
@@ -244,28 +252,24 @@ class PushTExpert:
         twist = np.column_stack([push / block.mass, gyration * moment / block.moment])
         score = twist @ wanted / (np.linalg.norm(twist, axis=1) * np.linalg.norm(wanted) + 1e-9)
         stand = points + normals * (AGENT_RADIUS + self.clearance)
-        margin = AGENT_RADIUS + 8
+        margin = AGENT_RADIUS + 8  # keep off the walls
         reachable = standable & np.all((stand > margin) & (stand < WORKSPACE - margin), axis=1)
         score = np.where(reachable, score, -np.inf)
 
         agent = np.asarray(env.agent.position)
-        best = int(np.argmax(score))
-        current = self._current
+        best, current = int(np.argmax(score)), self._current
         if current is None or score[current] < max(self.keep_score, score[best] - self.switch_margin):
             self._current, self._pushing = best, False
         elif self._pushing and np.linalg.norm(agent - (points[current] + normals[current] * AGENT_RADIUS)) > 20:
             self._pushing = False  # slid off the contact: walk back to it
         k = self._current
-
         if not self._pushing:
-            if np.linalg.norm(agent - stand[k]) < 3.0:
-                self._pushing = True
-            else:
+            if np.linalg.norm(agent - stand[k]) >= 3.0:
                 return self._clip(self._walk(agent, stand[k], block))
-        # the push distance that removes the error along this contact's twist, seen at the contact point
+            self._pushing = True
+        # the push, seen at the contact point, that removes the error along this contact's twist
         gain = (twist[k] @ wanted) / (twist[k] @ twist[k])
-        along = gain * (1 / block.mass + moment[k] ** 2 / block.moment)
-        depth = float(np.clip(along, 1.0, 25.0))
+        depth = float(np.clip(gain * (1 / block.mass + moment[k] ** 2 / block.moment), 1.0, 25.0))
         return self._clip(points[k] + normals[k] * (AGENT_RADIUS - depth))
 
     def _walk(self, agent: np.ndarray, target: np.ndarray, block) -> np.ndarray:
