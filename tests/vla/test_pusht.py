@@ -6,8 +6,6 @@ import pytest
 
 from ma_vlm.errors import MaVlmInputError
 
-pytest.importorskip("gym_pusht", reason="gym-pusht is installed by `make setup` (Makefile)")
-
 REPO_ID, IMAGE_SIZE = "local/pusht_ma_vla", 32
 
 
