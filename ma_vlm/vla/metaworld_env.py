@@ -34,9 +34,11 @@ def task_descriptions() -> dict[str, str]:
     return json.loads(text)["TASK_DESCRIPTIONS"]
 
 
-def check_tasks(tasks: list[str]) -> list[str]:
+def check_tasks(tasks: list[str] | None) -> list[str]:
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE
 
+    if not tasks:
+        raise MaVlmInputError("--env metaworld needs --tasks: comma-separated MetaWorld v3 tasks, e.g. reach-v3,push-v3")
     known = sorted(name.removesuffix("-goal-observable") for name in ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE)
     for task in tasks:
         if task not in known:
@@ -56,6 +58,14 @@ class MetaWorldRGBDEnv(gym.Env):
     ~2x faster on the CPU; the pictures lose little at 96 px)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 80}
+    # what `ma_vlm.vla.environments` reads to record and evaluate this env
+    fps = 80  # frame_skip 5 x timestep 2.5 ms
+    robot_type = "sawyer"
+    default_camera = DEFAULT_CAMERA
+    state_names = ["hand_x_m", "hand_y_m", "hand_z_m", "gripper"]
+    action_names = ["dx", "dy", "dz", "grip"]
+    demo_steps, eval_steps = 200, 120
+    check_tasks = staticmethod(check_tasks)
 
     def __init__(self, task: str, image_size: int = 96, camera: str = DEFAULT_CAMERA,
                  max_episode_steps: int = 200, with_depth: bool = True):
@@ -91,10 +101,11 @@ class MetaWorldRGBDEnv(gym.Env):
         self.action_space = spaces.Box(-1, 1, (ACTION_DIM,), np.float32)
 
     def expert(self):
-        """The task's scripted expert (`get_action(raw_obs)`), shipped with metaworld."""
+        """The task's scripted expert shipped with metaworld: `expert()` -> the next action (4,) float32."""
         from metaworld.policies import ENV_POLICY_MAP
 
-        return ENV_POLICY_MAP[self.task]()
+        policy = ENV_POLICY_MAP[self.task]()
+        return lambda: np.clip(policy.get_action(self.raw_obs), -1, 1).astype(np.float32)
 
     def _render(self, depth: bool) -> np.ndarray:
         if depth:
