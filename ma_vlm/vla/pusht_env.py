@@ -36,6 +36,7 @@ import gymnasium as gym  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
 from ma_vlm.errors import MaVlmInputError  # noqa: E402
+from ma_vlm.geometry import centred_intrinsics  # noqa: E402
 
 TASK = "pusht"
 TASK_DESCRIPTION = "Push the T-shaped block onto the target"
@@ -72,9 +73,10 @@ def check_tasks(tasks: list[str] | None) -> list[str]:
 
 
 def overhead_intrinsics(image_size: int) -> list[float]:
-    """[fx, fy, cx, cy] pixels of the declared overhead camera: the workspace fills the frame."""
+    """[fx, fy, cx, cy] pixels of the declared overhead camera (ma_vlm.geometry's convention:
+    pixel centres at integer coordinates): the workspace fills the frame."""
     focal = image_size * CAMERA_HEIGHT_M / (WORKSPACE * METRES_PER_UNIT)
-    return [focal, focal, image_size / 2, image_size / 2]
+    return centred_intrinsics(focal, image_size, image_size)
 
 
 def _rotation(angle: float) -> np.ndarray:
@@ -134,7 +136,7 @@ class PushTRGBDEnv(gym.Env):
         import shapely
 
         fx, fy, cx, cy = self.intrinsics
-        pixels = np.arange(self.image_size) + 0.5
+        pixels = np.arange(self.image_size)  # pixel centres (ma_vlm.geometry)
         # where each pixel's ray crosses the plane of the objects' tops, in workspace units
         top_m = CAMERA_HEIGHT_M - OBJECT_HEIGHT_M
         x = WORKSPACE / 2 + (pixels - cx) / fx * top_m / METRES_PER_UNIT

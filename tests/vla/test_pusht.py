@@ -55,7 +55,7 @@ def test_lerobot_reads_pusht_demos_with_depth_of_the_declared_camera(pusht_root)
     assert frame["observation.state"].shape == (2,) and frame["action"].shape == (2,)
     assert frame["task"] == "Push the T-shaped block onto the target"
     fx, fy, cx, cy = dataset.meta.features["observation.images.top"]["info"]["camera_intrinsics"]
-    assert (fy, cx, cy) == (fx, IMAGE_SIZE / 2, IMAGE_SIZE / 2)
+    assert (fy, cx, cy) == (fx, (IMAGE_SIZE - 1) / 2, (IMAGE_SIZE - 1) / 2)  # pixel centres at integers (ma_vlm.geometry)
 
     # millimetres as LeRobot returns them: the table 2 m below the camera, the objects' tops 30 mm above it
     depth_m = frame["observation.depth.top"][0].numpy() / 1000
@@ -64,8 +64,8 @@ def test_lerobot_reads_pusht_demos_with_depth_of_the_declared_camera(pusht_root)
     env = PushTRGBDEnv(image_size=IMAGE_SIZE, with_depth=False)
     env.reset(seed=0)  # the scene of episode 0, frame 0
     rows, cols = np.nonzero(depth_m < CAMERA_HEIGHT_M)
-    x_mm = 256 + (cols + 0.5 - cx) / fx * depth_m[rows, cols] * 1000
-    y_mm = 256 + (rows + 0.5 - cy) / fy * depth_m[rows, cols] * 1000
+    x_mm = 256 + (cols - cx) / fx * depth_m[rows, cols] * 1000
+    y_mm = 256 + (rows - cy) / fy * depth_m[rows, cols] * 1000
     agent = frame["observation.state"].numpy()
     on_agent = np.hypot(x_mm - agent[0], y_mm - agent[1]) <= AGENT_RADIUS
     assert (shapely.contains_xy(block_polygon(env._env.block), x_mm, y_mm) | on_agent).all()
