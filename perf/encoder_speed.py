@@ -12,7 +12,10 @@ timed interleaved in this one process, median of `--repeats`:
   ViT call as the official encoder, hooks for the taps).
 - official: with `--official-repo PATH` (a checkout of metric-anything/metric-anything), the
   official modules themselves, imported from PATH at run time (perf/official_code.py).
-- ma-vlm: `MetricAnythingForDepthEstimation`.
+- ma-vlm: `MetricAnythingForDepthEstimation` (its CPU inference forward keeps freed memory in
+  the heap while it runs, `ma_vlm/encoders/cpu_heap.py`; for the like-for-like code comparison
+  run this script with MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ set, which turns that
+  off and gives every implementation the same allocator behaviour).
 
 Prints times, ratios (> 1: ma-vlm faster) and the largest relative difference of the outputs
 (parity tolerance 1e-4). bf16 autocast runs when the CPU has a bf16 matmul path (AMX or
