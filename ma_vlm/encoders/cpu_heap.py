@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import platform
-import functools
 import threading
-from functools import cache
 
 import torch
 
@@ -38,7 +37,7 @@ _lock = threading.Lock()
 _depth = 0
 
 
-@cache
+@functools.cache
 def _glibc():
     """glibc through ctypes, or None where this tuning must not (or cannot) apply."""
     if os.environ.get("MA_VLM_KEEP_HEAP", "1") == "0":

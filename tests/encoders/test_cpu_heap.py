@@ -6,11 +6,12 @@ import resource
 import pytest
 import torch
 
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
-from ma_vlm.encoders import cpu_heap
+from ma_vlm.encoders import MetricAnythingForDepthEstimation, cpu_heap, preset_config
 from ma_vlm.encoders.cpu_heap import keep_freed_memory
 
-pytestmark = pytest.mark.skipif(cpu_heap._glibc() is None, reason="glibc heap tuning off here (not glibc, or MALLOC_*/MA_VLM_KEEP_HEAP set)")
+pytestmark = pytest.mark.skipif(
+    cpu_heap._glibc() is None, reason="glibc heap tuning off here (not glibc, or MALLOC_*/MA_VLM_KEEP_HEAP set)"
+)
 
 MIB = 1 << 20
 
