@@ -37,14 +37,16 @@ def test_freed_tensors_are_reused_inside_and_memory_returns_after():
     with keep_freed_memory():
         with keep_freed_memory():  # nested scopes share one
             inside = _page_faults_of_a_fresh_64_mib_tensor()
-        assert _page_faults_of_a_fresh_64_mib_tensor() < 1000  # still inside the outer scope
+        still_inside = _page_faults_of_a_fresh_64_mib_tensor()  # the outer scope holds
         big = torch.ones(64 * MIB)  # 256 MiB, freed inside the scope: kept for reuse
         del big
         assert _resident_mib() > resident_before + 200
     resident_after = _resident_mib()
-    assert outside > 10_000  # 16,384 pages of 4 KiB faulted in afresh
-    assert inside < 1000  # the freed block was reused
-    assert _page_faults_of_a_fresh_64_mib_tensor() > 10_000  # glibc's defaults are back
+    after = _page_faults_of_a_fresh_64_mib_tensor()
+    # outside a scope every page is faulted in afresh: 16,384 of 4 KiB (32 where huge pages are on)
+    assert outside >= 32
+    assert inside * 10 < outside and still_inside * 10 < outside  # the freed block was reused
+    assert after * 2 > outside  # glibc's defaults are back
     assert resident_after < resident_before + 64  # on the way out the heap went back to the system
 
 
