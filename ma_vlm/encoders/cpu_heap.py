@@ -17,6 +17,9 @@ after the first forward anyway) and trims the heap (`malloc_trim`), so the memor
 The price is peak memory: the heap fragments (PyTorch's 64-byte-aligned allocations do not
 always fit a freed block), so a forward's peak resident memory grows; measured at the tiny
 official layout, 1.42 GiB instead of 1.21 GiB (the process before the forward: 0.87 GiB).
+And the heap keeps its address space after the trim: a large tensor allocated later outside a
+forward may be carved from it instead of being mapped afresh, and then stays resident after
+`free` until the next forward's trim (glibc's usual behaviour for heap memory).
 Nested and concurrent uses share one scope. It does nothing where the process chose its own
 allocator settings: MALLOC_*_ variables, an LD_PRELOAD allocator (jemalloc, tcmalloc), a
 non-glibc libc, or MA_VLM_KEEP_HEAP=0 (the switch for a memory-bound machine).
