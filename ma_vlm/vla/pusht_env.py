@@ -45,7 +45,7 @@ STATE_DIM = 2
 ACTION_DIM = 2
 WORKSPACE = 512.0  # gym-pusht's workspace side and action range, in its units
 AGENT_RADIUS = 15.0  # gym-pusht's agent disk, workspace units
-METRES_PER_UNIT = 1e-3
+METRES_PER_WORKSPACE_UNIT = 1e-3
 CAMERA_HEIGHT_M = 2.0
 OBJECT_HEIGHT_M = 0.03
 
@@ -75,7 +75,7 @@ def check_tasks(tasks: list[str] | None) -> list[str]:
 def overhead_intrinsics(image_size: int) -> list[float]:
     """[fx, fy, cx, cy] pixels of the declared overhead camera (ma_vlm.geometry's convention:
     pixel centres at integer coordinates): the workspace fills the frame."""
-    focal = image_size * CAMERA_HEIGHT_M / (WORKSPACE * METRES_PER_UNIT)
+    focal = image_size * CAMERA_HEIGHT_M / (WORKSPACE * METRES_PER_WORKSPACE_UNIT)
     return centred_intrinsics(focal, image_size, image_size)
 
 
@@ -139,8 +139,8 @@ class PushTRGBDEnv(gym.Env):
         pixels = np.arange(self.image_size)  # pixel centres (ma_vlm.geometry)
         # where each pixel's ray crosses the plane of the objects' tops, in workspace units
         top_m = CAMERA_HEIGHT_M - OBJECT_HEIGHT_M
-        x = WORKSPACE / 2 + (pixels - cx) / fx * top_m / METRES_PER_UNIT
-        y = WORKSPACE / 2 + (pixels - cy) / fy * top_m / METRES_PER_UNIT
+        x = WORKSPACE / 2 + (pixels - cx) / fx * top_m / METRES_PER_WORKSPACE_UNIT
+        y = WORKSPACE / 2 + (pixels - cy) / fy * top_m / METRES_PER_WORKSPACE_UNIT
         x, y = np.meshgrid(x, y)
         on_block = shapely.contains_xy(block_polygon(self._env.block), x, y)
         agent = np.asarray(self._env.agent.position)
