@@ -5,8 +5,18 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import LlavaConfig
 
+from ma_vlm.errors import MaVlmInputError
 from ma_vlm.mllm.projector import PROJECTOR_TYPES, projected_token_count
 from ma_vlm.registration import register_mllm
+
+
+def check_vision_pyramid_level(level, vision_feature_layer) -> None:
+    """The pyramid level the visual tokens come from: 2, 1 or 0; levels 1 and 0 are last-layer maps."""
+    if level not in (0, 1, 2):
+        raise MaVlmInputError(f"vision_pyramid_level {level!r}: use 2 (whole image), 1 or 0")
+    if level != 2 and vision_feature_layer != -1:
+        raise MaVlmInputError(f"vision_pyramid_level {level} gives last-layer tokens only; "
+                              f"set vision_feature_layer=-1 (got {vision_feature_layer})")
 
 
 @strict
@@ -37,11 +47,7 @@ class SpatialLlavaConfig(LlavaConfig):
         register_mllm()  # AutoModel*/AutoProcessor lookups need a config first (ma_vlm.registration says why)
         if self.projector_type not in PROJECTOR_TYPES:
             raise ValueError(f"projector_type {self.projector_type!r} is not supported; use one of {PROJECTOR_TYPES}")
-        if self.vision_pyramid_level not in (0, 1, 2):
-            raise ValueError(f"vision_pyramid_level {self.vision_pyramid_level!r}: use 2 (whole image), 1 or 0")
-        if self.vision_pyramid_level != 2 and self.vision_feature_layer != -1:
-            raise ValueError(f"vision_pyramid_level {self.vision_pyramid_level} gives last-layer tokens only; "
-                             f"set vision_feature_layer=-1 (got {self.vision_feature_layer})")
+        check_vision_pyramid_level(self.vision_pyramid_level, self.vision_feature_layer)
 
     @property
     def tower_tokens_per_image(self) -> int:

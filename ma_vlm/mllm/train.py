@@ -102,11 +102,13 @@ def build_model(recipe: MllmRecipe):
     from transformers import AutoProcessor
 
     from ma_vlm.mllm.build import build_spatial_mllm, load_causal_lm, load_tower
+    from ma_vlm.mllm.configuration_spatial_llava import check_vision_pyramid_level
     from ma_vlm.mllm.lora import load_spatial_mllm
 
     spec = recipe.model
     if spec.init_from:
         return load_spatial_mllm(spec.init_from), AutoProcessor.from_pretrained(spec.init_from)
+    check_vision_pyramid_level(spec.vision_pyramid_level, spec.vision_feature_layer)  # before the LLM loads
     llm, tokenizer = load_causal_lm(spec.llm)
     torch.manual_seed(spec.seed)
     tower = load_tower(spec.tower, spec.tower_preset)

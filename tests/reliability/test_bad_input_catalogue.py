@@ -31,6 +31,8 @@ from reliability_helpers import snapshot, write_photo
 
 from ma_vlm.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 class Workspace:
     """A user's folder: a photo with its camera, models, a checkpoint, recipes, predictions."""
@@ -395,6 +397,9 @@ CASES = [
          "nope.yaml"),
     Case("train mllm", "recipe is not a mapping", lambda w: ["train", "mllm", "--recipe", "notes.txt", "--output", "o"],
          "notes.txt"),
+    Case("train mllm", "unknown pyramid level",
+         lambda w: ["train", "mllm", "--recipe", str(REPO / "recipes" / "mllm_lora_tiny.yaml"), "--output", "o",
+                    "--set", "model.vision_pyramid_level=3"], "vision_pyramid_level 3"),
     Case("chat", "mistyped local model", lambda w: ["chat", "--model", "./no_mllm", "--image", "photo.png", "hi"],
          "./no_mllm"),
     Case("chat", "missing image", lambda w: ["chat", "--model", str(w.model), "--image", "nope.png", "hi"], "nope.png"),
