@@ -239,7 +239,10 @@ class MetricAnythingPromptFusion(nn.Module):
         # Bounded (a factor e^4 ~ 55 either way) so a near-zero prediction cannot give the gate
         # a huge gradient; the prompt still wins where the gate opens.
         log_ratio = (log_prompt - log_net).clamp(-_MAX_LOG_RATIO, _MAX_LOG_RATIO)
-        features = torch.cat([log_ratio, support, log_net, pixel_values.to(log_net.dtype)], dim=1)
+        # The gate's convolutions run in their weights' dtype (bf16 under DeepSpeed or a bf16
+        # load); the prompt arrives in float32 and the fusion itself stays there.
+        weights = self.convolution1.weight.dtype
+        features = torch.cat([log_ratio, support, log_net, pixel_values.to(log_net.dtype)], dim=1).to(weights)
         hidden = self.activation1(self.convolution1(features))
         gate = torch.tanh(self.convolution3(self.activation2(self.convolution2(hidden))))
         fused = canonical * torch.exp(gate * log_ratio)[:, 0]  # exactly `canonical` while gate == 0

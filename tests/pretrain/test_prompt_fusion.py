@@ -59,6 +59,25 @@ def test_the_fusion_gate_starts_closed_but_learns_from_the_first_step(tiny_model
     assert teacher.prompt_fusion.convolution3.weight.grad.abs().sum() > 0
 
 
+def test_a_bf16_teacher_reads_a_float32_prompt(tiny_model_config):
+    """DeepSpeed's bf16 (the GPU recipes) and a bf16 load keep the weights in bf16 while the batch
+    stays float32; the fusion gate's convolutions once failed there ("Input type (float) and bias
+    type (c10::BFloat16) should be the same"), found on the first GPU run of the full recipe."""
+    torch.manual_seed(0)
+    config = tiny_model_config.__class__(**{**tiny_model_config.to_dict(), "use_prompt": True})
+    teacher = MetricAnythingForDepthEstimation(config).eval()
+    with torch.no_grad():
+        teacher.head[-2].bias.fill_(0.5)
+        teacher.prompt_fusion.convolution3.weight.normal_(0, 0.1)  # an open gate: the convolutions run
+    pixel_values = torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(1))
+    prompt = torch.zeros(1, 1, 256, 256)
+    prompt[..., ::16, ::16] = 3.0
+    reference = teacher(pixel_values, focal_length_px=200.0, prompt_depth=prompt).predicted_depth
+    half = teacher.to(torch.bfloat16)(pixel_values, focal_length_px=200.0, prompt_depth=prompt).predicted_depth
+    assert half.dtype == torch.float32 and torch.isfinite(half).all()
+    assert ((half - reference).abs() / reference).mean() < 0.05
+
+
 def test_residual_alignment_puts_the_network_shape_onto_the_prompt_scale(tiny_model_config):
     """`prompt_alignment: residual`: with 8 prompt points and the gate closed, the teacher's output
     equals the prompt on its pixels and is the network's own prediction times one factor elsewhere
