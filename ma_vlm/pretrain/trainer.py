@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -217,6 +219,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     bar = tqdm(total=train.max_steps, initial=step, disable=not (progress and is_main), desc="train")
     batches = iter(loader)
     model.train()
+    timer = StepTimer(accelerator.device, per_step)
     while step < last_step:
         totals = {"loss": 0.0, "silog": 0.0, "gradient": 0.0}
         for _ in range(train.gradient_accumulation_steps):
@@ -239,15 +242,19 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
         if step % train.log_every == 0 or step == train.max_steps:
             log.write({"step": step, **{k: f"{v:.8f}" for k, v in values.items()},
                        "learning_rate": f"{learning_rate:.8g}", "examples_seen": examples_seen})
+        timer.step_done()
         bar.update(1)
         bar.set_postfix(loss=f"{values['loss']:.4f}")
         if step % train.save_every == 0 or step == last_step:
+            if step == last_step and is_main:  # before the (possibly long) last save
+                print(f"{output_dir}: {timer.summary_line()}", flush=True)
             trainer_state = {"step": step, "examples_seen": examples_seen}
             save_checkpoint(accelerator, model, processor, output_dir, trainer_state)
+            timer.saved()
     bar.close()
     log.close()
     summary = {"step": step, "max_steps": train.max_steps, "examples_seen": examples_seen,
-               "output": str(output_dir), "finished": step >= train.max_steps}
+               "output": str(output_dir), "finished": step >= train.max_steps, **timer.summary()}
     if is_main and step >= train.max_steps:
         _publish_final_model(output_dir)
         losses = _read_losses(output_dir / "log.csv")
@@ -256,6 +263,54 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
+
+
+class StepTimer:
+    """Throughput and peak memory of this invocation's optimizer steps (written to summary.json).
+
+    examples_per_second leaves the first step out (kernel selection, DeepSpeed buffers, the data
+    workers starting) and checkpoint saving too; peak memory is the accelerator's allocator peak
+    on CUDA, else the process's peak resident set.
+    """
+
+    def __init__(self, device: torch.device, examples_per_step: int):
+        self.device, self.examples_per_step, self.steps = device, examples_per_step, 0
+        self.started = self.after_first = self.last = time.perf_counter()
+        self.saving = 0.0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def step_done(self) -> None:
+        self.steps += 1
+        self.last = time.perf_counter()
+        if self.steps == 1:
+            self.after_first = self.last
+
+    def saved(self) -> None:
+        """Call after a checkpoint save that followed `step_done`: its time is not training time."""
+        now = time.perf_counter()
+        self.saving += now - self.last
+        self.last = now
+
+    def summary(self) -> dict:
+        if not self.steps:
+            return {}
+        timed = self.steps - 1
+        seconds = self.last - self.after_first - (self.saving if timed else 0.0)
+        rate = timed * self.examples_per_step / seconds if timed and seconds > 0 else None
+        if self.device.type == "cuda":
+            peak, where = torch.cuda.max_memory_allocated(self.device) / 2**30, "cuda"
+        else:
+            peak, where = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "cpu_rss"
+        return {"train_seconds": round(self.last - self.started - self.saving, 2),
+                "examples_per_second": None if rate is None else round(rate, 3),
+                "peak_memory_gib": round(peak, 3), "peak_memory_of": where}
+
+    def summary_line(self) -> str:
+        s = self.summary()
+        rate = "n/a" if s["examples_per_second"] is None else f"{s['examples_per_second']:.2f}"
+        return (f"{self.steps} steps in {s['train_seconds']:.1f} s, {rate} examples/s (all processes) after the first "
+                f"step, peak memory {s['peak_memory_gib']:.2f} GiB ({s['peak_memory_of']})")
 
 
 # Sections a resumed run may not change: its checkpoint holds that model, trained on that data

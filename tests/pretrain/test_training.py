@@ -26,6 +26,10 @@ def test_tiny_pretraining_loss_falls_and_writes_a_run_folder(tmp_path, tiny_reci
     losses = _losses(tmp_path / "run")
     assert summary["finished"] and len(losses) == 4
     assert losses[-1] < 0.85 * losses[0], losses
+    # Throughput (after the first step, saving left out) and peak memory, for the run's report.
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["examples_per_second"] > 0 and written["peak_memory_of"] == "cpu_rss"
+    assert 0.1 < written["peak_memory_gib"] < 64 and 0 < written["train_seconds"]
     for name in ("loss_curve.png", "recipe.yaml", "summary.json", "model/config.json",
                  "model/model.safetensors", "model/preprocessor_config.json"):
         assert (tmp_path / "run" / name).exists(), name
