@@ -1,7 +1,7 @@
 """Speed of the depth network: ma-vlm against the official code and a faithful reference.
 
     .venv/bin/python perf/encoder_speed.py [--width 384 --blocks 12] [--official-repo PATH]
-        [--threads 2] [--repeats 3] [--bf16 auto|yes|no]
+        [--threads 2] [--repeats 3] [--bf16 auto|yes|no] [--device cpu|cuda]
 
 Same random weights (official key layout) in every implementation, the official layout
 (1536 px input, 35 tiles of 384 px, 4 registers; `official-layout-tiny` widths unless
@@ -20,6 +20,9 @@ timed interleaved in this one process, median of `--repeats`:
 Prints times, ratios (> 1: ma-vlm faster) and the largest relative difference of the outputs
 (parity tolerance 1e-4). bf16 autocast runs when the CPU has a bf16 matmul path (AMX or
 AVX512-BF16), or with `--bf16 yes`; without one bf16 is an emulation and its timing says little.
+`--device cuda` times on the GPU (synchronised; bf16 always, the GPU has bf16 matmuls), prints
+each network's peak GPU memory and leaves the reference out (it keeps its weights as plain
+tensors on the CPU); outputs are then compared with the official code's.
 """
 
 from __future__ import annotations
@@ -76,17 +79,36 @@ def official_state(config) -> dict:
     )
 
 
-def time_interleaved(runs: dict, repeats: int) -> dict:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(runs: dict, repeats: int, device: torch.device = torch.device("cpu")) -> dict:
     """Median seconds of each callable, run in turn (so load on the machine hits all alike)."""
     for run in runs.values():
         run()  # warm-up
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
+            synchronize(device)
             start = time.perf_counter()
             run()
+            synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_memory_gib(runs: dict, device: torch.device) -> dict:
+    """Peak GPU memory of one call of each callable, GiB (weights included)."""
+    peaks = {}
+    for name, run in runs.items():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        run()
+        synchronize(device)
+        peaks[name] = torch.cuda.max_memory_allocated(device) / 2**30
+    return peaks
 
 
 def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -102,7 +124,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda: bf16 timed too, no reference)")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no CUDA GPU; run without --device on a CPU machine")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -111,38 +137,48 @@ def main() -> None:
     ours = MetricAnythingForDepthEstimation(config).eval()
     load_converted(ours, convert_state_dict(state, config))
     backbone = config.backbone_config
-    reference = OfficialStudentDepthMap(state, heads=backbone.num_attention_heads, taps=tuple(config.tap_layers),
-                                        image_size=config.image_size, tile=config.tile_size)
-    networks = {"reference": reference.canonical_inverse_depth}
+    networks = {}
+    if device.type == "cpu":
+        reference = OfficialStudentDepthMap(state, heads=backbone.num_attention_heads, taps=tuple(config.tap_layers),
+                                            image_size=config.image_size, tile=config.tile_size)
+        networks["reference"] = reference.canonical_inverse_depth
     if args.official_repo is not None:
         from official_code import load_official_network
 
-        networks["official"] = load_official_network(args.official_repo, config, state)
+        networks["official"] = load_official_network(args.official_repo, config, state).to(device)
+    if not networks:
+        raise SystemExit("--device cuda compares with the official code: pass --official-repo PATH")
+    ours.to(device)
     networks["ma-vlm"] = lambda x: ours(x).canonical_inverse_depth[:, None]
-    pixel_values = torch.randn(1, 3, config.image_size, config.image_size)
+    pixel_values = torch.randn(1, 3, config.image_size, config.image_size).to(device)
 
-    bf16 = cpu_bf16_support()
+    bf16 = cpu_bf16_support() if device.type == "cpu" else torch.cuda.get_device_name(device)
+    threads = f"{torch.get_num_threads()} threads" if device.type == "cpu" else f"GPU {bf16}"
     print(f"config: {config.image_size} px, {config.tile_size} px tiles, ViT width {backbone.hidden_size} x "
-          f"{backbone.num_hidden_layers} blocks, taps {config.tap_layers}; {torch.get_num_threads()} threads; "
-          f"torch {torch.__version__}; CPU bf16 matmul support: {bf16}")
+          f"{backbone.num_hidden_layers} blocks, taps {config.tap_layers}; {threads}; "
+          f"torch {torch.__version__}; CPU bf16 matmul support: {cpu_bf16_support()}")
     with torch.inference_mode():
         outputs = {name: net(pixel_values) for name, net in networks.items()}
-        base = outputs.get("official", outputs["reference"])
-        fp32 = time_interleaved({name: (lambda net=net: net(pixel_values)) for name, net in networks.items()},
-                                args.repeats)
+        base = outputs.get("official", outputs.get("reference"))
+        fp32_runs = {name: (lambda net=net: net(pixel_values)) for name, net in networks.items()}
+        fp32 = time_interleaved(fp32_runs, args.repeats, device)
         report("fp32", fp32, {name: relative_difference(out, base) for name, out in outputs.items()})
-        if args.bf16 == "yes" or (args.bf16 == "auto" and bf16 in ("AMX", "AVX512-BF16")):
+        if device.type == "cuda":
+            report_memory("fp32", peak_memory_gib(fp32_runs, device))
+        if device.type == "cuda" or args.bf16 == "yes" or (args.bf16 == "auto" and bf16 in ("AMX", "AVX512-BF16")):
 
             def autocast(net):
                 def run():
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                    with torch.autocast(device.type, dtype=torch.bfloat16):
                         return net(pixel_values)
                 return run
 
             runs = {name: autocast(net) for name, net in networks.items()}
             deviation = {name: ((run().float() - base).abs().mean() / base.abs().mean()).item()
                          for name, run in runs.items()}
-            report("bf16 autocast", time_interleaved(runs, args.repeats), deviation, tolerance=1e-2)
+            report("bf16 autocast", time_interleaved(runs, args.repeats, device), deviation, tolerance=1e-2)
+            if device.type == "cuda":
+                report_memory("bf16 autocast", peak_memory_gib(runs, device))
         else:
             print(f"bf16: not timed (CPU bf16 support: {bf16}; bf16 matmuls would be emulated; --bf16 yes forces)")
 
@@ -154,6 +190,13 @@ def report(label: str, seconds: dict, difference: dict, tolerance: float = PARIT
         within = "within" if difference[name] <= tolerance else "OUTSIDE"
         print(f"{label:14s} {name:10s} {value * 1e3:9.1f} ms   output difference {difference[name]:.1e} "
               f"({within} {tolerance:g}){ratio}")
+
+
+def report_memory(label: str, peaks: dict) -> None:
+    ours = peaks["ma-vlm"]
+    for name, value in peaks.items():
+        ratio = "" if name == "ma-vlm" else f"   ma-vlm needs x{ours / value:.2f} of it"
+        print(f"{label:14s} {name:10s} peak GPU memory {value:6.2f} GiB{ratio}")
 
 
 if __name__ == "__main__":
