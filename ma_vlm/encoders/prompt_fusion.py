@@ -93,6 +93,7 @@ class DelaunayPlan:
         masks = valid.detach().to("cpu").numpy()[:, 0] > 0
         batch, height, width = masks.shape
         grid = np.stack(np.mgrid[0:height, 0:width], axis=-1).reshape(-1, 2).astype(np.float64)
+        rows, cols = grid[:, 0], grid[:, 1]
         index = np.zeros((batch, height * width, 3), dtype=np.int64)
         weights = np.zeros((batch, height * width, 3))
         distance = np.zeros((batch, height, width))
@@ -100,7 +101,8 @@ class DelaunayPlan:
             if not mask.any():
                 continue
             distance[image], (near_rows, near_cols) = distance_transform_edt(~mask, return_indices=True)
-            index[image, :, 0] = (near_rows * width + near_cols).reshape(-1)
+            nearest = (near_rows * width + near_cols).reshape(-1)
+            index[image, :, 0] = nearest
             weights[image, :, 0] = 1.0
             points = np.argwhere(mask)
             if len(points) < 3:
@@ -111,12 +113,23 @@ class DelaunayPlan:
                 continue
             simplex = triangulation.find_simplex(grid)
             inside = simplex >= 0
-            transform = triangulation.transform[simplex[inside]]  # (M, 3, 2): inverse T and offset r
-            partial = np.einsum("mij,mj->mi", transform[:, :2], grid[inside] - transform[:, 2])
-            barycentric = np.concatenate([partial, 1.0 - partial.sum(1, keepdims=True)], axis=1)
-            corners = points[triangulation.simplices[simplex[inside]]]  # (M, 3, 2)
-            index[image, inside] = corners[..., 0] * width + corners[..., 1]
-            weights[image, inside] = barycentric
+            # Per-simplex tables, gathered per pixel: the corners' flat pixel indices and the
+            # barycentric coordinates as affine functions of (row, col). scipy's transform T gives
+            # b = T[:2] (p - T[2]), so b_i = T[i,0] row + T[i,1] col - T[i] . T[2]. (Per-pixel
+            # fancy indexing of the corners' coordinates was two thirds of the time at 1536 px.)
+            which = np.where(inside, simplex, 0)
+            corners = (points[:, 0] * width + points[:, 1])[triangulation.simplices]  # (simplices, 3)
+            transform = triangulation.transform
+            offset = -np.einsum("sij,sj->si", transform[:, :2], transform[:, 2])  # (simplices, 2)
+            affine = np.concatenate([transform[:, :2].reshape(-1, 4), offset], axis=1)[which]  # (HW, 6)
+            first = affine[:, 0] * rows + affine[:, 1] * cols + affine[:, 4]
+            second = affine[:, 2] * rows + affine[:, 3] * cols + affine[:, 5]
+            outside = ~inside
+            index[image] = corners[which]
+            index[image, outside] = 0
+            index[image, outside, 0] = nearest[outside]
+            weights[image, :, 0], weights[image, :, 1], weights[image, :, 2] = first, second, 1.0 - first - second
+            weights[image, outside] = (1.0, 0.0, 0.0)
         self.index = torch.from_numpy(index).to(valid.device)
         self.weights = torch.from_numpy(weights)
         self.distance = torch.from_numpy(distance)
