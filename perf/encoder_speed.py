@@ -152,11 +152,11 @@ def main() -> None:
     networks["ma-vlm"] = lambda x: ours(x).canonical_inverse_depth[:, None]
     pixel_values = torch.randn(1, 3, config.image_size, config.image_size).to(device)
 
-    bf16 = cpu_bf16_support() if device.type == "cpu" else torch.cuda.get_device_name(device)
-    threads = f"{torch.get_num_threads()} threads" if device.type == "cpu" else f"GPU {bf16}"
+    bf16 = cpu_bf16_support()
+    where = f"{torch.get_num_threads()} threads" if device.type == "cpu" else f"GPU {torch.cuda.get_device_name(device)}"
     print(f"config: {config.image_size} px, {config.tile_size} px tiles, ViT width {backbone.hidden_size} x "
-          f"{backbone.num_hidden_layers} blocks, taps {config.tap_layers}; {threads}; "
-          f"torch {torch.__version__}; CPU bf16 matmul support: {cpu_bf16_support()}")
+          f"{backbone.num_hidden_layers} blocks, taps {config.tap_layers}; {where}; "
+          f"torch {torch.__version__}; CPU bf16 matmul support: {bf16}")
     with torch.inference_mode():
         outputs = {name: net(pixel_values) for name, net in networks.items()}
         base = outputs.get("official", outputs.get("reference"))
