@@ -63,6 +63,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+HEAD_ACTIVATIONS = ("relu", "exp")
+
+
 @strict
 class MetricAnythingConfig(PreTrainedConfig):
     r"""
@@ -101,6 +104,13 @@ class MetricAnythingConfig(PreTrainedConfig):
         head_init_canonical_inverse_depth (`float`): the value a freshly initialised head predicts
             everywhere (canonical inverse depth; 0.5 is ~2 m at a 53 degree field of view), see
             `MetricAnythingPreTrainedModel._init_weights`. Unused when weights are loaded.
+        head_activation (`str`): the head's last activation: "relu" (the published model: canonical
+            inverse depth = relu(z)) or "exp" (canonical inverse depth = exp(z), z clamped to
+            [-12, 6]: the head predicts its logarithm). Same weights and keys either way. Why "exp"
+            exists: training losses live in log depth, and through a ReLU a pixel's log-space
+            step is ~1/c^2 of its raw step, so near pixels (c ~ 1, a tabletop at 1 m) learn ~1000x
+            slower than far ones (c ~ 0.03, a street at 30 m); through exp every pixel's log-space
+            step is its raw step.
     """
 
     model_type = "metric_anything"
@@ -124,6 +134,7 @@ class MetricAnythingConfig(PreTrainedConfig):
     prompt_densifier: str = "delaunay"
     prompt_alignment: str = "none"
     head_init_canonical_inverse_depth: float = 0.5
+    head_activation: str = "relu"
 
     def __post_init__(self, **kwargs):
         backbone = self.backbone_config
@@ -151,6 +162,11 @@ class MetricAnythingConfig(PreTrainedConfig):
 
     def validate_architecture(self):
         """Checks that the pyramid tiles the input exactly, in token units."""
+        if self.head_activation not in HEAD_ACTIVATIONS:
+            raise MaVlmInputError(
+                f"head_activation {self.head_activation!r} is not one of {HEAD_ACTIVATIONS}; "
+                "'relu' is the published model, 'exp' predicts log canonical inverse depth"
+            )
         patch = self.patch_size
         if self.tile_size % patch:
             raise MaVlmInputError(f"tile size {self.tile_size} must be a multiple of the patch size {patch}")

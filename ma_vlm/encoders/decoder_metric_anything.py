@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+from ma_vlm.errors import MaVlmInputError
 
 
 def _project_upsample(in_dim: int, out_dim: int, steps: int) -> nn.Sequential:
@@ -145,8 +146,25 @@ class MetricAnythingDecoder(nn.Module):
         return x
 
 
+class ExpActivation(nn.Module):
+    """exp(clamp(z, -12, 6)): a log-space head's output, canonical inverse depth in [6e-6, 403]."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.exp(z.clamp(-12.0, 6.0))
+
+
+def head_activation_module(name: str) -> nn.Module:
+    """The head's last activation: "relu" (published) or "exp" (`ExpActivation`)."""
+    if name not in ("relu", "exp"):
+        raise MaVlmInputError(f"head_activation {name!r}: use 'relu' (published) or 'exp'")
+    return nn.ReLU() if name == "relu" else ExpActivation()
+
+
 class MetricAnythingHead(nn.Sequential):
-    """(B, C, S/2, S/2) -> (B, 1, S, S) canonical inverse depth >= 0 (official indices 0..13)."""
+    """(B, C, S/2, S/2) -> (B, 1, S, S) canonical inverse depth >= 0 (official indices 0..13).
+
+    The last activation is `config.head_activation`: ReLU as published, or exp (`ExpActivation`).
+    """
 
     def __init__(self, config: MetricAnythingConfig):
         dim, hidden = config.decoder_hidden_size, config.head_hidden_size
@@ -162,5 +180,5 @@ class MetricAnythingHead(nn.Sequential):
             layers += [nn.Conv2d(hidden, hidden, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
         # The last one stays out of place (one channel, cheap): training reads its input through a
         # forward hook on the conv before it (pretrain.distill.capture_head_pre_activation).
-        layers += [nn.Conv2d(hidden, 1, kernel_size=1), nn.ReLU()]
+        layers += [nn.Conv2d(hidden, 1, kernel_size=1), head_activation_module(config.head_activation)]
         super().__init__(*layers)

@@ -11,6 +11,7 @@ One encoder pass serves every consumer: the tower's output carries both the visu
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -133,7 +134,7 @@ class MetricAnythingPreTrainedModel(PreTrainedModel):
         Transformers visits children before parents, so each part below re-initialises its own convs:
         - neck and decoder convs: He-normal, linear gain; head convs: He-normal, ReLU gain;
         - residual units start as identities (their second conv is zero);
-        - the head's last conv (before its final ReLU) starts constant: zero weights, bias
+        - the head's last conv (before its final ReLU or exp) starts constant: zero weights, bias
           `config.head_init_canonical_inverse_depth`, so every pixel starts above the ReLU's kink
           whatever the feature scale of this init. A He-scaled last conv put one seed's
           pre-activations mostly below 0, where the ReLU gives no gradient, and even 2 % of He left
@@ -151,11 +152,24 @@ class MetricAnythingPreTrainedModel(PreTrainedModel):
             _init_part(module, "linear")
         elif isinstance(module, MetricAnythingHead):
             _init_part(module, "relu")
-            last = module[-2]  # head = [..., Conv2d(hidden, 1), ReLU]
-            init.zeros_(last.weight)
-            init.constant_(last.bias, float(self.config.head_init_canonical_inverse_depth))
+            init_head_output(module, self.config)
         elif isinstance(module, MetricAnythingPromptFusion):
             _init_part(module, "relu")
+
+
+def init_head_output(head: MetricAnythingHead, config) -> None:
+    """The head's last conv (before its final activation) predicts
+    `config.head_init_canonical_inverse_depth` everywhere: zero weights, and a bias of that value
+    (ReLU head) or of its logarithm (exp head)."""
+    last = head[-2]  # head = [..., Conv2d(hidden, 1), ReLU | ExpActivation]
+    init.zeros_(last.weight)
+    init.constant_(last.bias, head_output_bias(config))
+
+
+def head_output_bias(config) -> float:
+    """The last conv's bias that makes the head predict `head_init_canonical_inverse_depth`."""
+    value = float(config.head_init_canonical_inverse_depth)
+    return math.log(value) if config.head_activation == "exp" else value
 
 
 def _init_part(part: nn.Module, gain_name: str) -> None:

@@ -38,7 +38,19 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
         if not Path(init_from).is_dir():
             raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
-        return MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
+        model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
+        check_config_overrides(model_recipe.overrides)
+        head_activation = model_recipe.overrides.get("head_activation", model.config.head_activation)
+        changed = overrides_that_change(model.config, {k: v for k, v in model_recipe.overrides.items()
+                                                       if k != "head_activation"})
+        if changed:
+            raise MaVlmInputError(
+                f"model.overrides {changed} differ from {init_from}'s config: with model.init_from only "
+                "head_activation can change (the loaded weights fix the rest); drop them or set init_from: null"
+            )
+        if head_activation != model.config.head_activation:
+            switch_head_activation(model, head_activation)
+        return model
     check_config_overrides(model_recipe.overrides)
     overrides = dict(model_recipe.overrides)
     if model_recipe.preset not in PRESETS:
@@ -54,6 +66,35 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     if model_recipe.backbone_from:
         load_backbone_weights(model, model_recipe.backbone_from)
     return model
+
+
+def overrides_that_change(config, overrides: dict, prefix: str = "") -> list[str]:
+    """Keys of `overrides` (nested `backbone_config` too) whose value differs from `config`'s."""
+    changed = []
+    for key, value in overrides.items():
+        current = getattr(config, key, None)
+        if isinstance(value, dict):
+            changed += overrides_that_change(current, value, f"{prefix}{key}.")
+        elif (list(value) if isinstance(value, (list, tuple)) else value) != (
+                list(current) if isinstance(current, (list, tuple)) else current):
+            changed.append(f"{prefix}{key}")
+    return changed
+
+
+def switch_head_activation(model, head_activation: str) -> None:
+    """Gives a loaded model another final activation ("relu" / "exp"): every layer keeps its
+    weights except the head's last conv, which starts again from a constant prediction (the
+    config's `head_init_canonical_inverse_depth`), as a fresh model's does."""
+    from ma_vlm.encoders.decoder_metric_anything import head_activation_module
+    from ma_vlm.encoders.modeling_metric_anything import head_output_bias
+
+    model.config.head_activation = head_activation
+    model.config.validate_architecture()
+    last = model.head[-2]
+    with torch.no_grad():  # not transformers' init.*: it skips weights loaded from a folder
+        last.weight.zero_()
+        last.bias.fill_(head_output_bias(model.config))
+    model.head[-1] = head_activation_module(head_activation)
 
 
 def check_config_overrides(overrides: dict) -> None:

@@ -3,13 +3,15 @@ the focal length are predicted at half the depth. Plus the baselines the depth m
 measured against."""
 
 import numpy as np
+import pytest
 import torch
 
 
-def test_halving_the_focal_length_halves_the_predicted_depth(tiny_model_config):
+@pytest.mark.parametrize("head_activation", ["relu", "exp"])
+def test_halving_the_focal_length_halves_the_predicted_depth(tiny_model_config, head_activation):
     from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, predict_metric_depth
 
-    tiny_model_config.use_prompt = False
+    tiny_model_config.use_prompt, tiny_model_config.head_activation = False, head_activation
     torch.manual_seed(0)
     model = MetricAnythingForDepthEstimation(tiny_model_config).eval()
     with torch.no_grad():  # a non-constant head, so the check covers every pixel's own value

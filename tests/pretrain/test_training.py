@@ -70,14 +70,48 @@ def test_distillation_trains_a_prompt_free_student_from_a_teacher(tmp_path, tiny
     tiny_recipe.train.max_steps = 1
     run_training(tiny_recipe, tmp_path / "teacher", progress=False)
     tiny_recipe.model.use_prompt, tiny_recipe.model.init_from = False, "teacher"
+    tiny_recipe.model.overrides["head_activation"] = "exp"  # as recipes/distill_student_small.yaml
     tiny_recipe.distill.teacher_prompt = "lidar:8"
     tiny_recipe.train.max_steps = 2
     summary = run_training(tiny_recipe, tmp_path / "student", teacher_dir=str(tmp_path / "teacher" / "model"),
                            progress=False)
     assert summary["finished"] and all(loss > 0 for loss in _losses(tmp_path / "student"))
     student = MetricAnythingForDepthEstimation.from_pretrained(tmp_path / "student" / "model")
-    assert not student.config.use_prompt
+    assert not student.config.use_prompt and student.config.head_activation == "exp"
     assert not any("prompt_depth_layer" in name for name in student.state_dict())
+
+
+def test_a_loaded_model_can_switch_to_a_log_space_head_and_nothing_else(tmp_path, tiny_model_config):
+    """`model.overrides: {head_activation: exp}` with `init_from`: every weight is kept except the
+    head's last conv, which starts again at the constant `head_init_canonical_inverse_depth`;
+    an override the loaded weights cannot honour is an error naming it."""
+    import torch
+
+    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.pretrain.recipe import ModelRecipe
+    from ma_vlm.pretrain.trainer import build_model
+
+    tiny_model_config.use_prompt = False
+    torch.manual_seed(0)
+    MetricAnythingForDepthEstimation(tiny_model_config).save_pretrained(tmp_path / "relu")
+    saved = MetricAnythingForDepthEstimation.from_pretrained(tmp_path / "relu").state_dict()
+    recipe = ModelRecipe(init_from=str(tmp_path / "relu"), use_prompt=False,
+                         overrides={"head_activation": "exp", "image_size": 256})  # 256: unchanged, allowed
+    model = build_model(recipe).eval()
+    assert model.config.head_activation == "exp"
+    last = [name for name in saved if name.startswith("head.")][-2:]  # the last conv's weight, bias
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items() if k not in last)
+    with torch.no_grad():
+        canonical = model(torch.rand(1, 3, 256, 256), focal_length_px=torch.tensor([200.0])).canonical_inverse_depth
+    torch.testing.assert_close(canonical, torch.full_like(canonical, model.config.head_init_canonical_inverse_depth))
+    model.save_pretrained(tmp_path / "exp")
+    assert MetricAnythingForDepthEstimation.from_pretrained(tmp_path / "exp").config.head_activation == "exp"
+    with pytest.raises(MaVlmInputError, match="image_size"):
+        build_model(ModelRecipe(init_from=str(tmp_path / "relu"), use_prompt=False, overrides={"image_size": 512}))
+    with pytest.raises(MaVlmInputError, match="head_activation 'log'"):
+        build_model(ModelRecipe(init_from=str(tmp_path / "relu"), use_prompt=False,
+                                overrides={"head_activation": "log"}))
 
 
 def test_cli_parses_pretrain_distill_and_scaling():
