@@ -197,6 +197,9 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
 
     output_dir = Path(output_dir)
     train = validate_recipe(recipe).train
+    # Before the finished-run shortcut: a finished run of another recipe (a recipe changed
+    # upstream since) is an error that names the change, not the old model returned as this one.
+    check_same_run(recipe, output_dir)
     finished = _finished_summary(output_dir, train.max_steps)
     if finished is not None:  # a finished run returns at once (no model, data or accelerator built)
         return finished
@@ -209,7 +212,6 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
                               kwargs_handlers=_process_group_kwargs())
     is_main = accelerator.is_main_process
     if is_main:
-        check_same_run(recipe, output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(output_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     set_seed(train.seed)

@@ -141,6 +141,12 @@ def test_a_finished_run_returns_at_once(tmp_path, tiny_recipe, monkeypatch):
     first = run_training(tiny_recipe, tmp_path / "run", progress=False)
     monkeypatch.setattr(trainer, "build_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
     assert run_training(tiny_recipe, tmp_path / "run", progress=False) == first
+    # The recipe changed since (say a pulled update of recipes/*.yaml): not the old model, an error.
+    from ma_vlm.errors import MaVlmInputError
+
+    tiny_recipe.loss.variance_focus = 0.5
+    with pytest.raises(MaVlmInputError, match="loss.variance_focus"):
+        run_training(tiny_recipe, tmp_path / "run", progress=False)
 
 
 def test_a_run_folder_of_another_recipe_is_refused_not_resumed(tmp_path, tiny_recipe):
