@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
+from ma_vlm.encoders.configuration_metric_anything import HEAD_ACTIVATIONS, MetricAnythingConfig
 from ma_vlm.errors import MaVlmInputError
 
 
@@ -155,7 +155,7 @@ class ExpActivation(nn.Module):
 
 def head_activation_module(name: str) -> nn.Module:
     """The head's last activation: "relu" (published) or "exp" (`ExpActivation`)."""
-    if name not in ("relu", "exp"):
+    if name not in HEAD_ACTIVATIONS:
         raise MaVlmInputError(f"head_activation {name!r}: use 'relu' (published) or 'exp'")
     return nn.ReLU() if name == "relu" else ExpActivation()
 

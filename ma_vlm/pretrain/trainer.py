@@ -38,8 +38,8 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
         if not Path(init_from).is_dir():
             raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
-        model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
         check_config_overrides(model_recipe.overrides)
+        model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
         head_activation = model_recipe.overrides.get("head_activation", model.config.head_activation)
         changed = overrides_that_change(model.config, {k: v for k, v in model_recipe.overrides.items()
                                                        if k != "head_activation"})
