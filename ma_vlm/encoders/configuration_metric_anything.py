@@ -162,11 +162,6 @@ class MetricAnythingConfig(PreTrainedConfig):
 
     def validate_architecture(self):
         """Checks that the pyramid tiles the input exactly, in token units."""
-        if self.head_activation not in HEAD_ACTIVATIONS:
-            raise MaVlmInputError(
-                f"head_activation {self.head_activation!r} is not one of {HEAD_ACTIVATIONS}; "
-                "'relu' is the published model, 'exp' predicts log canonical inverse depth"
-            )
         patch = self.patch_size
         if self.tile_size % patch:
             raise MaVlmInputError(f"tile size {self.tile_size} must be a multiple of the patch size {patch}")

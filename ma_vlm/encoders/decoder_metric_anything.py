@@ -156,7 +156,8 @@ class ExpActivation(nn.Module):
 def head_activation_module(name: str) -> nn.Module:
     """The head's last activation: "relu" (published) or "exp" (`ExpActivation`)."""
     if name not in HEAD_ACTIVATIONS:
-        raise MaVlmInputError(f"head_activation {name!r}: use 'relu' (published) or 'exp'")
+        raise MaVlmInputError(f"head_activation {name!r} is not one of {HEAD_ACTIVATIONS}; 'relu' is the "
+                              "published model, 'exp' predicts log canonical inverse depth")
     return nn.ReLU() if name == "relu" else ExpActivation()
 
 

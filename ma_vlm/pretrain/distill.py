@@ -35,7 +35,7 @@ def training_losses(model, batch: dict, loss_fn, teacher=None, ground_truth_weig
         outputs = model(batch["pixel_values"], focal_length_px=batch["focal_length_px"], prompt_depth=prompt)
     # An exp head (config.head_activation) has no dead zone: nothing to lift.
     relu_head = getattr(model, "module", model).config.head_activation == "relu"
-    floor = relu_floor_penalty(captured["pre_activation"]) if relu_head else outputs.inverse_depth.sum() * 0.0
+    floor = relu_floor_penalty(captured["pre_activation"]) if relu_head else 0.0
     if teacher is None:
         losses = loss_fn(outputs.inverse_depth, batch["depth"], batch["valid_mask"])
         total = losses["loss"] + floor

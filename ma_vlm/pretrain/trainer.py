@@ -34,11 +34,11 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     from ma_vlm.encoders.presets import PRESETS
 
     init_from = teacher_dir if model_recipe.init_from == "teacher" else model_recipe.init_from
+    check_config_overrides(model_recipe.overrides)
     if init_from:
         if not Path(init_from).is_dir():
             raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
-        check_config_overrides(model_recipe.overrides)
         model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
         head_activation = model_recipe.overrides.get("head_activation", model.config.head_activation)
         changed = overrides_that_change(model.config, {k: v for k, v in model_recipe.overrides.items()
@@ -51,7 +51,6 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
         if head_activation != model.config.head_activation:
             switch_head_activation(model, head_activation)
         return model
-    check_config_overrides(model_recipe.overrides)
     overrides = dict(model_recipe.overrides)
     if model_recipe.preset not in PRESETS:
         raise MaVlmInputError(f"model.preset {model_recipe.preset!r}: choose one of {sorted(PRESETS)}")
@@ -88,13 +87,13 @@ def switch_head_activation(model, head_activation: str) -> None:
     from ma_vlm.encoders.decoder_metric_anything import head_activation_module
     from ma_vlm.encoders.modeling_metric_anything import head_output_bias
 
+    activation = head_activation_module(head_activation)  # checks the name before anything changes
     model.config.head_activation = head_activation
-    model.config.validate_architecture()
     last = model.head[-2]
     with torch.no_grad():  # not transformers' init.*: it skips weights loaded from a folder
         last.weight.zero_()
         last.bias.fill_(head_output_bias(model.config))
-    model.head[-1] = head_activation_module(head_activation)
+    model.head[-1] = activation
 
 
 def check_config_overrides(overrides: dict) -> None:
