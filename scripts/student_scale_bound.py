@@ -23,6 +23,7 @@ from ma_vlm.data.loading import load_rgbd_dataset
 from ma_vlm.data.schema import decode_record
 from ma_vlm.encoders import MetricAnythingImageProcessor
 from ma_vlm.encoders.inference import load_depth_model, predict_metric_depth
+from ma_vlm.errors import MaVlmInputError
 
 
 def records(folder: str, renders_only: bool = False):
@@ -32,7 +33,9 @@ def records(folder: str, renders_only: bool = False):
             continue
         record = decode_record(row)
         depth = np.asarray(record["depth"])
-        yield row["scene_id"].rsplit("-", 1)[-1], record, (depth > 0) & np.isfinite(depth)
+        valid = (depth > 0) & np.isfinite(depth)
+        if valid.any():  # an image without valid depth scores nothing (as in `ma-vlm eval depth`)
+            yield (row.get("scene_id") or "unknown").rsplit("-", 1)[-1], record, valid
 
 
 def log_canonical_median(record, valid) -> float:
@@ -48,13 +51,13 @@ def main() -> None:
     parser.add_argument("--heldout", required=True)
     args = parser.parse_args()
 
+    model = load_depth_model(args.model)
+    processor = MetricAnythingImageProcessor.from_pretrained(args.model)
     layout_scales = defaultdict(list)
     for layout, record, valid in tqdm(list(records(args.train, renders_only=True)), desc="layout scales"):
         layout_scales[layout].append(log_canonical_median(record, valid))
     typical = {layout: float(np.mean(values)) for layout, values in layout_scales.items()}
 
-    model = load_depth_model(args.model)
-    processor = MetricAnythingImageProcessor.from_pretrained(args.model)
     scores = defaultdict(lambda: defaultdict(list))
     for layout, record, valid in tqdm(list(records(args.heldout)), desc="held-out"):
         truth = np.asarray(record["depth"])[valid]
@@ -82,4 +85,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MaVlmInputError as error:  # a wrong folder: the message names it and the fix
+        raise SystemExit(f"error: {error}") from None
