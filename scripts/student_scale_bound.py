@@ -56,6 +56,9 @@ def main() -> None:
     layout_scales = defaultdict(list)
     for layout, record, valid in tqdm(list(records(args.train, renders_only=True)), desc="layout scales"):
         layout_scales[layout].append(log_canonical_median(record, valid))
+    if not layout_scales:
+        raise MaVlmInputError(f"--train {args.train} has no rendered rows with valid depth (source 'render'); "
+                              "give a `ma-vlm data generate` folder")
     typical = {layout: float(np.mean(values)) for layout, values in layout_scales.items()}
 
     scores = defaultdict(lambda: defaultdict(list))
@@ -73,6 +76,8 @@ def main() -> None:
         ):
             scores[name][layout].append(float(np.mean(np.abs(depth - truth) / truth)))
 
+    if not scores:
+        raise MaVlmInputError(f"--heldout {args.heldout} has no rows with valid depth to score")
     layouts = sorted({layout for per_layout in scores.values() for layout in per_layout})
     counts = {layout: len(scores["model"][layout]) for layout in layouts}
     print("| AbsRel | all | " + " | ".join(f"{layout} ({counts[layout]})" for layout in layouts) + " |")
