@@ -19,6 +19,8 @@ from collections import defaultdict
 import numpy as np
 from tqdm import tqdm
 
+from ma_vlm.benchmarks.depth.baselines import MedianOracle
+from ma_vlm.benchmarks.depth.metrics import depth_metrics
 from ma_vlm.data.loading import load_rgbd_dataset
 from ma_vlm.data.schema import decode_record
 from ma_vlm.encoders import MetricAnythingImageProcessor
@@ -63,18 +65,21 @@ def main() -> None:
 
     scores = defaultdict(lambda: defaultdict(list))
     for layout, record, valid in tqdm(list(records(args.heldout)), desc="held-out"):
-        truth = np.asarray(record["depth"])[valid]
-        fx, width = record["intrinsics"][0], np.asarray(record["depth"]).shape[1]
+        truth = np.asarray(record["depth"])
         predicted = predict_metric_depth(model, processor, np.asarray(record["image"]),
-                                         intrinsics=record["intrinsics"])[valid]
-        typical_median = fx / (width * np.exp(typical.get(layout, np.mean(list(typical.values())))))
-        for name, depth in (
-            ("model", predicted),
-            ("model, true median given", predicted * np.median(truth) / np.median(predicted)),
-            ("model, its layout's typical scale", predicted * typical_median / np.median(predicted)),
-            ("median oracle", np.full_like(truth, np.median(truth))),
+                                         intrinsics=record["intrinsics"])
+        model_metrics = depth_metrics(predicted, truth)  # as `ma-vlm eval depth` scores it
+        typical_median = record["intrinsics"][0] / (
+            truth.shape[1] * np.exp(typical.get(layout, np.mean(list(typical.values())))))
+        at_typical = predicted * (typical_median / np.median(predicted[valid]))
+        oracle = MedianOracle()(None, None, None, ground_truth=truth)
+        for name, abs_rel in (
+            ("model", model_metrics["abs_rel"]),
+            ("model, true median given", model_metrics["abs_rel_median_scaled"]),
+            ("model, its layout's typical scale", depth_metrics(at_typical, truth)["abs_rel"]),
+            ("median oracle", depth_metrics(oracle, truth)["abs_rel"]),
         ):
-            scores[name][layout].append(float(np.mean(np.abs(depth - truth) / truth)))
+            scores[name][layout].append(abs_rel)
 
     if not scores:
         raise MaVlmInputError(f"--heldout {args.heldout} has no rows with valid depth to score")
