@@ -22,7 +22,9 @@ forward may be carved from it instead of being mapped afresh, and then stays res
 `free` until the next forward's trim (glibc's usual behaviour for heap memory).
 Nested and concurrent uses share one scope. It does nothing where the process chose its own
 allocator settings: MALLOC_*_ variables, an LD_PRELOAD allocator (jemalloc, tcmalloc), a
-non-glibc libc, or MA_VLM_KEEP_HEAP=0 (the switch for a memory-bound machine).
+non-glibc libc, or MA_VLM_KEEP_HEAP=0 (the switch for a memory-bound machine). Inside a
+training run (`ma_vlm.runtime.isolated_run`, e.g. a distillation's teacher forwards) it does
+nothing either: glibc has no way to read its thresholds back, so a run could not restore them.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ def _set(libc, mmap_threshold: int, trim_threshold: int) -> None:
 def keep_freed_memory():
     """Within this block, freed memory stays in the heap for reuse; given back on exit."""
     global _depth
+    from ma_vlm.runtime import in_training_run
+
     libc = _glibc()
-    if libc is None:
+    if libc is None or in_training_run():
         yield
         return
     with _lock:

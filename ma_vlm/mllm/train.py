@@ -9,7 +9,7 @@ The recipe (YAML, see recipes/mllm_lora_tiny.yaml) has four sections:
   (default: the file's folder), `max_length`, `use_images` (false = the text-only baseline).
 - train: `transformers.TrainingArguments` fields as they are (batch size, steps, learning rate,
   gradient_checkpointing, deepspeed, fsdp, save_steps ...); `bf16: auto` turns bf16 on only
-  where the hardware runs it fast.
+  where the hardware runs it natively (`ma_vlm.runtime`; MA_VLM_BF16=0|1 forces the choice).
 
 OUTPUT/base holds the assembled model before training, OUTPUT/checkpoint-* the Trainer's
 checkpoints (a rerun resumes from the last one, e.g. after kill -9), OUTPUT/adapter the PEFT
@@ -82,18 +82,36 @@ def load_recipe(path: str) -> MllmRecipe:
     return recipe
 
 
-def bf16_is_fast() -> bool:
-    """bf16 where the hardware runs it natively: a CUDA GPU with bf16, or a CPU with AMX or
-    AVX512-BF16 (without them torch's bf16 matmul falls back to a path slower than fp32)."""
+def resolve_bf16(train: dict) -> dict:
+    """The recipe's `train` section with `bf16` decided: `auto` becomes bf16 where it is native
+    (`ma_vlm.runtime.bf16_is_native`, forced by MA_VLM_BF16), and a CPU run gets `use_cpu`.
+
+    Transformers refuses bf16 on a CPU unless `use_cpu` is set, and accelerate turns DeepSpeed
+    off under `use_cpu`; so DeepSpeed on CPU processes trains in fp32: `auto` says so in one
+    line, and an explicit `bf16: true` is refused with the way out."""
     import torch
 
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    from ma_vlm.runtime import BF16_SWITCH, bf16_is_native, bf16_reason, deepspeed_on_cpu
+
+    train = dict(train)
+    bf16 = train.get("bf16", False)
+    if bf16 not in (True, False, "auto"):
+        raise MaVlmInputError(f"train.bf16 is {bf16!r}; give true, false or auto")
+    if deepspeed_on_cpu(bool(train.get("deepspeed"))):
+        if bf16 is True:
+            raise MaVlmInputError("train.bf16 is true, but DeepSpeed on CPU processes trains in fp32 only "
+                                  "(Transformers needs use_cpu for bf16 on a CPU, and accelerate turns DeepSpeed off "
+                                  f"under use_cpu); set train.bf16: auto or false (or {BF16_SWITCH}=0)")
+        if bf16 == "auto" and bf16_is_native():
+            print(f"bf16: off, DeepSpeed on CPU processes trains in fp32 (bf16 would be native: {bf16_reason()})")
+        train["bf16"] = False
+        return train
+    if bf16 == "auto":
+        train["bf16"] = bf16_is_native()
+        print(f"bf16: {'on' if train['bf16'] else 'off'} ({bf16_reason()}; {BF16_SWITCH}=0 or 1 forces it)")
+    if train.get("bf16") and not torch.cuda.is_available():
+        train["use_cpu"] = True  # Transformers' condition for bf16 without a GPU
+    return train
 
 
 def build_model(recipe: MllmRecipe):
@@ -107,7 +125,7 @@ def build_model(recipe: MllmRecipe):
 
     spec = recipe.model
     if spec.init_from:
-        return load_spatial_mllm(spec.init_from), AutoProcessor.from_pretrained(spec.init_from)
+        return load_spatial_mllm(spec.init_from), AutoProcessor.from_pretrained(spec.init_from, trust_remote_code=False)
     check_vision_pyramid_level(spec.vision_pyramid_level, spec.vision_feature_layer)  # before the LLM loads
     llm, tokenizer = load_causal_lm(spec.llm)
     torch.manual_seed(spec.seed)
@@ -120,9 +138,7 @@ def training_arguments(recipe: MllmRecipe, output: str):
     from transformers import TrainingArguments
 
     args = {"per_device_train_batch_size": 1, "logging_steps": 1, "save_steps": 50, "report_to": [],
-            "save_total_limit": 2, **recipe.train}  # fmt: skip
-    if args.get("bf16") == "auto":
-        args["bf16"] = bf16_is_fast()
+            "save_total_limit": 2, **resolve_bf16(recipe.train)}  # fmt: skip
     if args.get("gradient_checkpointing"):
         args.setdefault("gradient_checkpointing_kwargs", {"use_reentrant": False})
     args.update(output_dir=output, remove_unused_columns=False)  # images are not model columns
@@ -154,7 +170,15 @@ def _resume_point(output: str) -> str | None:
 
 
 def train_mllm(recipe: MllmRecipe, output: str) -> str:
-    """Train as the recipe says; returns the final model folder (OUTPUT/model)."""
+    """Train as the recipe says; returns the final model folder (OUTPUT/model). The process is
+    left as it was found (`ma_vlm.runtime.isolated_run`)."""
+    from ma_vlm.runtime import isolated_run
+
+    with isolated_run():
+        return _train_mllm(recipe, output)
+
+
+def _train_mllm(recipe: MllmRecipe, output: str) -> str:
     from transformers import Trainer
 
     from ma_vlm.mllm.data import ConversationCollator, ConversationDataset, read_conversations

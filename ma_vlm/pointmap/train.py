@@ -92,7 +92,17 @@ def train_pointmap(data: str, output_dir: str, preset: str = "small", max_steps:
                    gradient_accumulation_steps: int = 4, num_tokens: int = 96, seed: int = 0,
                    max_minutes: float | None = None):
     """Train from scratch on `data` (an RGB-D dataset) and save a point-map folder in `output_dir`.
-    `max_minutes` stops early (constant learning rate then, so a cut run is not mid-decay)."""
+    `max_minutes` stops early (constant learning rate then, so a cut run is not mid-decay).
+    Trains in fp32 on any hardware, and leaves the process as it was (`ma_vlm.runtime.isolated_run`)."""
+    from ma_vlm.runtime import isolated_run
+
+    with isolated_run():
+        return _train_pointmap(data, output_dir, preset, max_steps, learning_rate, gradient_accumulation_steps,
+                               num_tokens, seed, max_minutes)
+
+
+def _train_pointmap(data, output_dir, preset, max_steps, learning_rate, gradient_accumulation_steps, num_tokens,
+                    seed, max_minutes):
     from ma_vlm.data.loading import load_rgbd_dataset
     from ma_vlm.encoders import (
         MetricAnythingForPointMapEstimation,

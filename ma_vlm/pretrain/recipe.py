@@ -62,7 +62,7 @@ class TrainRecipe:
     weight_decay: float = 0.01
     warmup_steps: int = 5
     max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # "no" | "bf16" | "fp16"
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16" | "auto" (bf16 where native: ma_vlm.runtime, MA_VLM_BF16)
     log_every: int = 1
     save_every: int = 20
     num_workers: int = 0
@@ -181,7 +181,7 @@ _RANGES = {
     ("train", "weight_decay"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
     ("train", "warmup_steps"): (lambda v: v >= 0, ">= 0"),
     ("train", "max_grad_norm"): (lambda v: math.isfinite(v) and v >= 0, ">= 0 (0 = no clipping)"),
-    ("train", "mixed_precision"): (lambda v: v in ("no", "bf16", "fp16"), "one of no, bf16, fp16"),
+    ("train", "mixed_precision"): (lambda v: v in ("no", "bf16", "fp16", "auto"), "one of no, bf16, fp16, auto"),
     ("train", "log_every"): (lambda v: v >= 1, ">= 1"),
     ("train", "save_every"): (lambda v: v >= 1, ">= 1"),
     ("train", "num_workers"): (lambda v: v >= 0, ">= 0"),

@@ -23,6 +23,7 @@ import torch
 
 from ma_vlm.atomic_io import write_json_atomic, write_text_atomic
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.inputs import refuse_custom_code
 from ma_vlm.pretrain.checkpoints import LossLog, latest_checkpoint, save_checkpoint
 from ma_vlm.pretrain.recipe import ModelRecipe, Recipe, generation_config
 
@@ -38,6 +39,7 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     if init_from:
         if not Path(init_from).is_dir():
             raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
+        refuse_custom_code(init_from, "model.init_from")
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
         model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
         head_activation = model_recipe.overrides.get("head_activation", model.config.head_activation)
@@ -181,7 +183,16 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
 
     stop_after_steps: stop early (as an interruption would) after this many optimizer steps;
     the schedule still follows `train.max_steps`, so a later call resumes the same run.
+    The process is left as it was found (`ma_vlm.runtime.isolated_run`).
     """
+    from ma_vlm.runtime import isolated_run
+
+    with isolated_run():
+        return _run_training(recipe, output_dir, teacher_dir, stop_after_steps, progress)
+
+
+def _run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None, stop_after_steps: int | None,
+                  progress: bool) -> dict:
     import yaml
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, set_seed
@@ -193,6 +204,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     from ma_vlm.pretrain.distill import training_losses
     from ma_vlm.pretrain.losses import DepthLoss
     from ma_vlm.pretrain.recipe import validate_recipe
+    from ma_vlm.runtime import precision_reason, resolve_mixed_precision
 
     output_dir = Path(output_dir)
     train = validate_recipe(recipe).train
@@ -204,12 +216,15 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
         return finished
     # dispatch_batches=False: every process reads the (streaming) data itself, so the loader keeps
     # its own generator (a dispatching loader would draw from the global RNG; see the loader below).
-    accelerator = Accelerator(mixed_precision=train.mixed_precision,
+    mixed_precision = resolve_mixed_precision(train.mixed_precision)
+    accelerator = Accelerator(mixed_precision=mixed_precision,
                               gradient_accumulation_steps=train.gradient_accumulation_steps,
                               step_scheduler_with_optimizer=False,
                               dataloader_config=DataLoaderConfiguration(dispatch_batches=False),
                               kwargs_handlers=_process_group_kwargs())
     is_main = accelerator.is_main_process
+    if is_main and train.mixed_precision == "auto":
+        print(f"mixed precision: {mixed_precision} ({precision_reason()}; MA_VLM_BF16=0 or 1 forces it)", flush=True)
     if is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(output_dir / "recipe.yaml", yaml.safe_dump(recipe.to_dict(), sort_keys=False))
@@ -220,6 +235,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     processor = MetricAnythingImageProcessor(size=model.config.image_size)
     teacher = None
     if teacher_dir is not None:
+        refuse_custom_code(teacher_dir, "--teacher")
         teacher = MetricAnythingForDepthEstimation.from_pretrained(teacher_dir).eval().requires_grad_(False)
         if not teacher.config.use_prompt:
             raise MaVlmInputError(f"--teacher {teacher_dir} is prompt-free; distil from a teacher (use_prompt=True)")
@@ -296,7 +312,8 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
     bar.close()
     log.close()
     summary = {"step": step, "max_steps": train.max_steps, "examples_seen": examples_seen,
-               "output": str(output_dir), "finished": step >= train.max_steps, **timer.summary()}
+               "output": str(output_dir), "finished": step >= train.max_steps, "mixed_precision": mixed_precision,
+               **timer.summary()}
     if is_main and step >= train.max_steps:
         _publish_final_model(output_dir)
         losses = _read_losses(output_dir / "log.csv")
