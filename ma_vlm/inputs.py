@@ -46,12 +46,42 @@ def check_hub_id(text: str, what: str, max_parts: int | None = 2) -> None:
         )
 
 
+# Every Auto* / pipeline load of the project passes these: a folder or Hub repo that names
+# Python code (`auto_map`) is refused by Transformers instead of asking "run the custom code?
+# [y/N]" (a `y` piped in by a script would run it). `refuse_custom_code` says so in one line first.
+NO_REMOTE_CODE = {"trust_remote_code": False}
+_CONFIG_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
+                 "image_processor_config.json", "video_preprocessor_config.json", "adapter_config.json")
+
+
+def refuse_custom_code(folder: str | os.PathLike, what: str = "") -> None:
+    """Raise when the local model folder `folder` needs custom code: any of its config files
+    names an `auto_map` (or a `custom_pipelines` entry). A Hub id or a missing path passes (the
+    loaders' own checks handle those, and NO_REMOTE_CODE keeps a Hub repo's code from running)."""
+    import json
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for name in _CONFIG_FILES:
+        try:
+            config = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and (config.get("auto_map") or config.get("custom_pipelines")):
+            label = f"{what} {folder}".strip()
+            raise MaVlmInputError(f"{label} needs custom code (auto_map in {name}); ma-vlm does not run code from "
+                                  "model folders")
+
+
 def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPIXELS):
     """A loaded PIL image, or an error naming the file: missing, unreadable, or larger than
     `max_megapixels` (checked from the header, before any pixel is decoded)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise MaVlmInputError(f"image {path} is a folder, not an image; give an image file")
     if not path.is_file():
         raise MaVlmInputError(f"image {path} not found")
     pillow_limit = Image.MAX_IMAGE_PIXELS

@@ -76,10 +76,10 @@ def build_processor_and_llm():
     from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPImageProcessor, LlavaProcessor
 
     folder = smollm2_folder()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF, trust_remote_code=False)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     tokenizer.pad_token, tokenizer.padding_side = "<|im_end|>", "left"
-    llm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF, dtype=torch.float32)
+    llm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF, dtype=torch.float32, trust_remote_code=False)
     llm.resize_token_embeddings(len(tokenizer))
     image_processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=16,
@@ -134,7 +134,7 @@ def build_depth_model(path):
     if path:
         from transformers import AutoModelForDepthEstimation
 
-        model = AutoModelForDepthEstimation.from_pretrained(path)
+        model = AutoModelForDepthEstimation.from_pretrained(path, trust_remote_code=False)
     else:  # 256 px pyramid of 64 px tiles: 4x4 visual tokens, the CLIP tower's grid
         backbone = dict(preset_config("tiny").backbone_config.to_dict(), image_size=64)
         torch.manual_seed(1234)

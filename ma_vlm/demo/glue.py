@@ -77,9 +77,9 @@ def save_untrained_copy(model_dir: Path, output: Path) -> None:
     import ma_vlm.encoders  # noqa: F401  registers the Auto classes
 
     torch.manual_seed(0)
-    model = AutoModelForDepthEstimation.from_config(AutoConfig.from_pretrained(model_dir))
+    model = AutoModelForDepthEstimation.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
     model.save_pretrained(output)
-    AutoImageProcessor.from_pretrained(model_dir).save_pretrained(output)
+    AutoImageProcessor.from_pretrained(model_dir, trust_remote_code=False).save_pretrained(output)
 
 
 def record_models(output: Path, teacher: Path, student: Path, origin: str) -> None:

@@ -16,7 +16,7 @@ def load_depth_model(source: str, flag: str = "--model", **kwargs):
     from pathlib import Path
 
     from ma_vlm.encoders.modeling_metric_anything import MetricAnythingForDepthEstimation
-    from ma_vlm.inputs import check_hub_id
+    from ma_vlm.inputs import check_hub_id, refuse_custom_code
 
     path = Path(source)
     if path.is_file():
@@ -26,6 +26,7 @@ def load_depth_model(source: str, flag: str = "--model", **kwargs):
         check_hub_id(str(source), flag)
     elif not (path / "config.json").is_file():
         raise MaVlmInputError(f"{flag} {source} has no config.json; give a ma-vlm convert / pretrain model folder")
+    refuse_custom_code(path, flag)
     try:
         model = MetricAnythingForDepthEstimation.from_pretrained(source, **kwargs)
     except MaVlmInputError:

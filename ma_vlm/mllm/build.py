@@ -37,18 +37,21 @@ def load_causal_lm(name_or_path: str = "smollm2", dtype="float32"):
     file ("smollm2" = the offline SmolLM2-135M-Instruct)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ma_vlm.inputs import refuse_custom_code
+
     if name_or_path == "smollm2":
         name_or_path = smollm2_folder()
+    refuse_custom_code(name_or_path, "the LLM")
     kwargs = {}
     if Path(name_or_path).is_dir() and not (Path(name_or_path) / "config.json").exists():
         ggufs = sorted(p.name for p in Path(name_or_path).glob("*.gguf"))
         if not ggufs:
             raise MaVlmInputError(f"{name_or_path} has neither config.json nor a .gguf file; give a model folder")
         kwargs["gguf_file"] = ggufs[0]
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False, **kwargs)
     if "gguf_file" in kwargs:
         tokenizer = portable_tokenizer(tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, trust_remote_code=False, **kwargs)
     return model, tokenizer
 
 
@@ -84,6 +87,9 @@ def load_tower(name_or_path: str | None, preset: str = "small"):
         if (Path(preset) / "config.json").is_file():
             return MetricAnythingModel(MetricAnythingConfig.from_pretrained(preset))
         return MetricAnythingModel(preset_config(preset))
+    from ma_vlm.inputs import refuse_custom_code
+
+    refuse_custom_code(name_or_path, "the tower")
     with torch.device("cpu"):
         return MetricAnythingModel.from_pretrained(name_or_path)
 

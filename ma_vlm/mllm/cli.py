@@ -72,13 +72,14 @@ def chat_command(args) -> int:
             images.append(Image.open(path).convert("RGB"))
         except OSError as error:
             raise MaVlmInputError(f"--image {path}: cannot read it ({error})") from error
-    from ma_vlm.inputs import check_hub_id
+    from ma_vlm.inputs import check_hub_id, refuse_custom_code
     from ma_vlm.mllm import register
 
     register()  # AutoProcessor below must know spatial_llava
     if not Path(args.model).exists():  # a mistyped local folder fails here, not in the Hub client
         check_hub_id(str(args.model), "--model")
-    processor = AutoProcessor.from_pretrained(args.model)
+    refuse_custom_code(args.model, "--model")
+    processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=False)
     model = load_spatial_mllm(args.model).eval()
     content = [{"type": "image"} for _ in images] + [{"type": "text", "text": args.question}]
     prompt = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)

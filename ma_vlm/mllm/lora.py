@@ -81,14 +81,18 @@ def load_spatial_mllm(folder: str, **kwargs):
 
     ma_vlm.mllm.register()  # spatial_llava into the Auto classes
 
+    from ma_vlm.inputs import refuse_custom_code
+
+    refuse_custom_code(folder)
     folder_path = Path(folder)
     adapter_config = folder_path / "adapter_config.json"
     if not adapter_config.exists():
-        return AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+        return AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=False, **kwargs)
     from peft import PeftModel
 
     base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
     if base and not Path(base).is_absolute() and (folder_path / base).exists():
         base = str((folder_path / base).resolve())
-    model = AutoModelForImageTextToText.from_pretrained(base, **kwargs)
+    refuse_custom_code(base, f"the base model of {folder},")
+    model = AutoModelForImageTextToText.from_pretrained(base, trust_remote_code=False, **kwargs)
     return PeftModel.from_pretrained(model, folder)

@@ -60,8 +60,8 @@ def load_depth_prior(path: str, model=None, **from_pretrained_kwargs):
         config = DepthPriorConfig.from_dict(json.load(handle))
     if model is None:
         model_class = getattr(transformers, config.architecture)
-        model = model_class.from_pretrained(path, **from_pretrained_kwargs)
-    depth_model = AutoModelForDepthEstimation.from_pretrained(os.path.join(folder, "depth_model"))
+        model = model_class.from_pretrained(path, **{"trust_remote_code": False, **from_pretrained_kwargs})
+    depth_model = AutoModelForDepthEstimation.from_pretrained(os.path.join(folder, "depth_model"), trust_remote_code=False)
     options = {k: getattr(config, k) for k in ("concat_tokens_per_side", "cross_attention_layers", "num_heads",
                                                "num_bands", "encoding_hidden_size")}  # fmt: skip
     add_depth_prior(model, depth_model, mode=config.mode, position_encoding_3d=config.position_encoding_3d, **options)

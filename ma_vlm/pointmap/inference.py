@@ -38,16 +38,19 @@ class PointMapEstimator:
     """A loaded point-map model + processor. `estimator(image)` -> `PointMapPrediction`."""
 
     def __init__(self, model: str, device: str | None = None, resolution_level: int = 9,
-                 num_tokens: int | None = None):
+                 num_tokens: int | None = None, camera_solver: str | None = None):
         import torch
 
         from ma_vlm.encoders import MetricAnythingForPointMapEstimation, MetricAnythingPointMapImageProcessor
+        from ma_vlm.inputs import refuse_custom_code
 
+        refuse_custom_code(model, "--model")
         if not is_pointmap_model(model):
             raise MaVlmInputError(f"{model} is not a point-map model folder (config model_type "
                                   "metric_anything_pointmap); convert student_pointmap.pt with `ma-vlm convert`")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = MetricAnythingForPointMapEstimation.from_pretrained(model).to(self.device).eval()
+        overrides = {} if camera_solver is None else {"camera_solver": camera_solver}  # None: the folder's config
+        self.model = MetricAnythingForPointMapEstimation.from_pretrained(model, **overrides).to(self.device).eval()
         self.processor = MetricAnythingPointMapImageProcessor.from_pretrained(model)
         self.resolution_level, self.num_tokens = resolution_level, num_tokens
 

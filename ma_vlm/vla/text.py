@@ -57,8 +57,11 @@ def load_text_encoder(name: str, output_loading_info: bool = False):
     unexpected and mismatched keys, with `output_loading_info`)."""
     from transformers import AutoConfig
 
+    from ma_vlm.inputs import refuse_custom_code
+
     path, kwargs = resolve_text_model(name)
-    config = AutoConfig.from_pretrained(path, **kwargs)
+    refuse_custom_code(path, "the text encoder")
+    config = AutoConfig.from_pretrained(path, trust_remote_code=False, **kwargs)
     model, info = text_encoder_class(config).from_pretrained(path, config=config, output_loading_info=True, **kwargs)
     model = model.eval().requires_grad_(False)
     return (model, info) if output_loading_info else model
@@ -68,7 +71,7 @@ def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
     path, kwargs = resolve_text_model(name)
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **kwargs)
     if tokenizer.pad_token is None:  # causal LMs ship without one
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

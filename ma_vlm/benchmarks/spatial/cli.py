@@ -61,7 +61,7 @@ def spatial_command(args) -> int:
     from ma_vlm.benchmarks.spatial.registry import get_benchmark
     from ma_vlm.benchmarks.spatial.runner import ImageTextGenerator, run_benchmark
     from ma_vlm.benchmarks.spatial.scoring import format_table, score_items
-    from ma_vlm.inputs import check_hub_id, check_output_file
+    from ma_vlm.inputs import check_hub_id, check_output_file, refuse_custom_code
 
     benchmark = get_benchmark(args.benchmark)
     check_output_file(args.output)
@@ -69,6 +69,7 @@ def spatial_command(args) -> int:
     check_output_file(predictions, "--predictions")
     if not Path(args.model).exists():
         check_hub_id(args.model, "--model")
+    refuse_custom_code(args.model, "--model")
     if args.data is not None and not Path(args.data).exists():
         raise MaVlmInputError(f"--data {args.data} does not exist; give the local copy's folder or file, "
                               "or leave --data out to read the Hub dataset")

@@ -59,16 +59,17 @@ class ImageTextGenerator:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         import ma_vlm.mllm
+        from ma_vlm.inputs import refuse_custom_code
 
         ma_vlm.mllm.register()  # spatial_llava into the Auto classes
-
+        refuse_custom_code(model_path, "--model")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = AutoProcessor.from_pretrained(model_path)
+        self.processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=False)
         tokenizer = self.processor.tokenizer
         tokenizer.padding_side = "left"  # generation continues on the right
         if tokenizer.pad_token is None:  # many chat LLMs ship without one; batching needs it
             tokenizer.pad_token = tokenizer.eos_token
-        self.model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        self.model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=dtype, trust_remote_code=False).to(self.device).eval()
 
     def generate(self, batch: list[tuple[list, str]], max_new_tokens: int) -> list[str]:
         """Answers for ``[(images, text), ...]``, decoded without the prompt."""
