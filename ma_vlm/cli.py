@@ -82,8 +82,31 @@ def user_error_message(error: BaseException) -> str | None:
     return " ".join(message.split())  # one line, whatever the message held
 
 
+def quiet_deepspeed_probe() -> None:
+    """Drop DeepSpeed's "Setting accelerator to CPU" warning outside DeepSpeed runs.
+
+    Where DeepSpeed is installed, every `save_pretrained` imports it (accelerate's
+    `extract_model_from_parallel` checks for a DeepSpeed engine), and on a machine without a GPU
+    its import logs that warning: a conversion or a depth map would print it although nobody
+    asked for DeepSpeed. Under `accelerate launch` with DeepSpeed it stays. A logging filter,
+    because DeepSpeed sets its logger's level when it creates it."""
+    import logging
+
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        return
+    deepspeed_logger = logging.getLogger("DeepSpeed")
+    if not any(isinstance(f, _DeepSpeedProbeFilter) for f in deepspeed_logger.filters):
+        deepspeed_logger.addFilter(_DeepSpeedProbeFilter())
+
+
+class _DeepSpeedProbeFilter:
+    def filter(self, record) -> bool:
+        return not str(record.msg).startswith("Setting accelerator to CPU")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_deepspeed_probe()
     debug = "--debug" in argv or os.environ.get("MA_VLM_DEBUG", "") not in ("", "0")
     argv = [arg for arg in argv if arg != "--debug"]  # accepted after the command too
     args = build_parser().parse_args(argv)

@@ -71,15 +71,26 @@ def _inner_solve(uv_px, xy, z, shift, principal_point, focal_length_px):
     return (float(f), float(cx), float(cy)), residual
 
 
-def solve_focal_shift(uv_px, points, principal_point=None, focal_length_px=None) -> FocalShiftSolution:
+SOLVERS = ("exact", "published")
+
+
+def solve_focal_shift(uv_px, points, principal_point=None, focal_length_px=None, solver: str = "exact",
+                      residual_scale_px: float = 1.0) -> FocalShiftSolution:
     """Least-squares focal length and z-shift from point/pixel pairs.
 
     uv_px: (N, 2) pixel coordinates (integer = pixel centre); points: (N, 3) affine point map at
     those pixels (any unit; z-shift unknown). principal_point: (cx, cy) in pixels, or None to
     estimate it too. focal_length_px: a known focal length (then only the shift, and the
     principal point if None, are solved: the published code's known-FoV path).
+    solver: "exact" fits to convergence (bounded so that z + s > 0). "published" repeats the
+    official code's fit: Levenberg-Marquardt from s = 0 with ftol 1e-3 on residuals measured on
+    the normalised view plane (pixels / `residual_scale_px`, its half-diagonal in pixels), the
+    shift rounded to float32; it stops short of the minimiser (~1e-3 relative in f).
     """
     from scipy.optimize import least_squares
+
+    if solver not in SOLVERS:
+        raise MaVlmInputError(f"camera solver {solver!r} not supported; use one of {SOLVERS}")
 
     uv_px = np.asarray(uv_px, np.float64).reshape(-1, 2)
     points = np.asarray(points, np.float64).reshape(-1, 3)
@@ -96,12 +107,19 @@ def solve_focal_shift(uv_px, points, principal_point=None, focal_length_px=None)
     def residual(s):
         return _inner_solve(uv_px, xy, z, s[0] * scale, principal_point, focal_length_px)[1]
 
-    # z + s must stay positive on every point: the pinhole model has no points behind the camera.
-    lower = (-float(z.min()) + 1e-6 * depth_range) / scale
-    start = max(0.0, lower + 1e-3)
-    fit = least_squares(residual, x0=[start], bounds=([lower], [np.inf]), method="trf",
-                        ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=200)
-    shift = float(fit.x[0]) * scale
+    if solver == "published":
+        if principal_point is None:
+            raise MaVlmInputError("the published camera solver assumes the centred principal point")
+        fit = least_squares(lambda s: _inner_solve(uv_px, xy, z, s[0], principal_point, focal_length_px)[1]
+                            / residual_scale_px, x0=[0.0], method="lm", ftol=1e-3)
+        shift = float(np.float32(fit.x[0]))
+    else:
+        # z + s must stay positive on every point: the pinhole model has no points behind the camera.
+        lower = (-float(z.min()) + 1e-6 * depth_range) / scale
+        start = max(0.0, lower + 1e-3)
+        fit = least_squares(residual, x0=[start], bounds=([lower], [np.inf]), method="trf",
+                            ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=200)
+        shift = float(fit.x[0]) * scale
     (f, cx, cy), final = _inner_solve(uv_px, xy, z, shift, principal_point, focal_length_px)
     return FocalShiftSolution(
         focal_length_px=f, shift=shift, principal_point_px=(cx, cy),
@@ -138,12 +156,12 @@ def nearest_sample_indices(size: int, samples: int) -> np.ndarray:
 
 
 def recover_intrinsics(points, mask=None, principal_point="centre", focal_length_px=None,
-                       sample_grid: tuple[int, int] | None = (64, 64)) -> FocalShiftSolution:
+                       sample_grid: tuple[int, int] | None = (64, 64), solver: str = "exact") -> FocalShiftSolution:
     """Intrinsics and shift of one (H, W, 3) point map.
 
     mask: (H, W) bool, True = use. principal_point: "centre" (MoGe's assumption), None to
     estimate, or (cx, cy). sample_grid: fit on this (rows, cols) nearest subsample, as MoGe does
-    (64 x 64); None uses every pixel.
+    (64 x 64); None uses every pixel. solver: "exact" or "published" (`solve_focal_shift`).
     """
     points = np.asarray(points)
     if points.ndim != 3 or points.shape[-1] != 3:
@@ -158,7 +176,8 @@ def recover_intrinsics(points, mask=None, principal_point="centre", focal_length
         if principal_point != "centre":
             raise MaVlmInputError(f"principal_point must be 'centre', None or (cx, cy), got {principal_point!r}")
         principal_point = ((width - 1) / 2.0, (height - 1) / 2.0)
-    return solve_focal_shift(grid[keep], points[keep], principal_point, focal_length_px)
+    return solve_focal_shift(grid[keep], points[keep], principal_point, focal_length_px, solver,
+                             residual_scale_px=float(np.hypot(width, height)) / 2)
 
 
 def fov_deg(focal_length_px: float, side_px: float) -> float:

@@ -194,7 +194,8 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
                 focal.append(known[i] if known is not None else math.hypot(width, height) / 2)
                 shift.append(0.0)
                 continue
-            solution = recover_intrinsics(points_np[i], mask_np[i], focal_length_px=None if known is None else known[i])
+            solution = recover_intrinsics(points_np[i], mask_np[i], focal_length_px=None if known is None else known[i],
+                                          solver=self.config.camera_solver)
             focal.append(solution.focal_length_px)
             shift.append(solution.shift)
         focal_t = torch.tensor(focal, dtype=torch.float32, device=points.device)

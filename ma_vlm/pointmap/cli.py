@@ -68,13 +68,16 @@ def _model_options(parser) -> None:
     parser.add_argument("--resolution-level", type=int, default=9, help="0..9: ViT tokens from the model's range")
     parser.add_argument("--num-tokens", type=int, default=None, help="ViT tokens (overrides --resolution-level)")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
+    parser.add_argument("--camera-solver", choices=["exact", "published"], default=None,
+                        help="focal/shift fit: exact (the model's default: to convergence) or published (the "
+                             "official code's early-stopping solver, to reproduce its outputs exactly)")
 
 
 def _estimator(args):
     from ma_vlm.pointmap.inference import PointMapEstimator
 
     return PointMapEstimator(args.model, getattr(args, "device", None), getattr(args, "resolution_level", 9),
-                             getattr(args, "num_tokens", None))
+                             getattr(args, "num_tokens", None), getattr(args, "camera_solver", None))
 
 
 def _read_image(path: Path, max_megapixels: float | None = None):

@@ -47,6 +47,25 @@ def test_converted_checkpoint_matches_the_published_forward(checkpoint, converte
     assert ours.intrinsics[0, 0].item() == pytest.approx(published["intrinsics"][0], rel=1e-3)
 
 
+@pytest.mark.parametrize("size,num_tokens", [((60, 90), 96), ((90, 60), 64)])
+def test_the_published_camera_solver_reproduces_the_official_outputs(checkpoint, converted, size, num_tokens):
+    """camera_solver="published" (config field; `--camera-solver published` on the command line)
+    stops where the official solver stops, for a paper table that needs its numbers exactly."""
+    _, folder = converted
+    model = AutoModel.from_pretrained(folder, camera_solver="published").eval()
+    image = (np.random.default_rng(1).random((*size, 3)) * 255).astype(np.uint8)
+    pixel_values = MetricAnythingPointMapImageProcessor.from_pretrained(folder)(image)["pixel_values"]
+    with torch.no_grad():
+        ours = model(pixel_values, num_tokens=num_tokens)
+    published = ReferencePointMap(checkpoint, heads=1).infer(torch.from_numpy(image).permute(2, 0, 1) / 255.0,
+                                                              num_tokens)
+    valid = published["mask"]
+    torch.testing.assert_close(ours.intrinsics[0], torch.tensor(published["intrinsics"], dtype=torch.float32),
+                               rtol=1e-5, atol=1e-4)
+    depth_error = ((ours.predicted_depth[0] - published["depth"]).abs() / published["depth"])[valid].max()
+    assert depth_error < 1e-5, depth_error
+
+
 def test_known_field_of_view_solves_only_the_shift(checkpoint, converted):
     model, folder = converted
     image = (np.random.default_rng(2).random((60, 80, 3)) * 255).astype(np.uint8)
