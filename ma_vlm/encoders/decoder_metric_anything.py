@@ -1,8 +1,9 @@
 """Depth side of Metric Anything: neck (projections of ViT maps), fusion decoder, head.
 
-Layout and module names follow the official Student-DepthMap (shared/reference spec, sec. 5-7)
-so its state dict maps by renaming prefixes only. The prompt-based teacher (`use_prompt=True`)
-adds one `prompt_depth_layer` per fusion stage, named as in Transformers' Prompt Depth Anything.
+Layout and module names follow the official Student-DepthMap checkpoint (its `encoder.*` neck,
+`decoder.*` fusion stages and `head.*`), so its state dict maps by renaming prefixes only. The
+prompt-based teacher (`use_prompt=True`) adds one `prompt_depth_layer` per fusion stage, named as
+in Transformers' Prompt Depth Anything.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Converting an official-format checkpoint reproduces the official forward (shared/reference spec)."""
+"""Converting an official-format checkpoint reproduces the official forward (the plain re-implementation
+in tests/official_reference.py)."""
 
 import json
 

@@ -366,7 +366,7 @@ CASES = [
     Case("eval synthspatial", "zero questions per type",
          lambda w: ["eval", "synthspatial", "--rgbd", "x", "--output", "q", "--questions-per-type", "0"],
          "--questions-per-type"),
-    # ------------------------------------------------------------------ point map (issue 12)
+    # ------------------------------------------------------------------ point map: intrinsics, reconstruct ...
     Case("intrinsics", "a depth model as --model", lambda w: ["intrinsics", "photo.png", "--model", str(w.model)],
          lambda w: str(w.model)),
     Case("intrinsics", "not a point-map model", lambda w: ["intrinsics", "photo.png", "--model", "./pm_typo"],
@@ -383,7 +383,7 @@ CASES = [
     Case("eval pointmap", "missing --data",
          lambda w: ["eval", "pointmap", "--model", "baseline:fov60", "--data", "rgbd_typo", "--output", "r.json"],
          "rgbd_typo"),
-    # ------------------------------------------------------------------ VLA (issue 11)
+    # ------------------------------------------------------------------ VLA: vla demos / eval / table
     Case("vla demos", "MetaWorld v2 task name",
          lambda w: ["vla", "demos", "--tasks", "push-v2", "--episodes", "1", "--root", "d"], "push-v2"),
     Case("vla demos", "zero episodes",
@@ -400,7 +400,7 @@ CASES = [
          lambda w: ["vla", "eval", "--policy", "./no_policy", "--tasks", "reach-v3", "--output", "e"], "./no_policy"),
     Case("vla table", "missing eval folder",
          lambda w: ["vla", "table", "--run", "a=no_eval", "--output", "t.md"], "no_eval"),
-    # ------------------------------------------------------------------ MLLM (issue 10)
+    # ------------------------------------------------------------------ MLLM: train mllm, chat, data llava
     Case("train mllm", "missing recipe", lambda w: ["train", "mllm", "--recipe", "nope.yaml", "--output", "o"],
          "nope.yaml"),
     Case("train mllm", "recipe is not a mapping", lambda w: ["train", "mllm", "--recipe", "notes.txt", "--output", "o"],
@@ -415,7 +415,7 @@ CASES = [
          lambda w: ["data", "llava", "--synthspatial", "no_ss", "--output", "t.jsonl"], "no_ss"),
     Case("data llava", "interrupted SynthSpatial build (no complete.json)",
          lambda w: ["data", "llava", "--synthspatial", w.interrupted_synthspatial("ss"), "--output", "t.jsonl"], "ss"),
-    # ------------------------------------------------------------------ demo (issue 13)
+    # ------------------------------------------------------------------ demo
     Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
 ]
 

@@ -1,6 +1,6 @@
-"""The four ways a command used to lose or silently corrupt what a user gave it (issue 14).
+"""The four ways a command used to lose or silently corrupt what a user gave it.
 
-Each test failed on main before its fix: convert --overwrite deleted the folder holding the
+Each test failed before its fix: convert --overwrite deleted the folder holding the
 checkpoint (or the whole current directory), `depth` wrote its colour map over the input photo,
 two inputs with one stem shared their output files, and a render killed midway was reused as a
 complete dataset.
