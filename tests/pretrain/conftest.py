@@ -11,17 +11,6 @@ from pathlib import Path
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
-@pytest.fixture(scope="session")
-def two_scene_dataset(tmp_path_factory):
-    """A `ma-vlm data generate` folder with 2 small rendered scenes (tabletop + room)."""
-    from ma_vlm.data.generate import GenerationConfig, generate_dataset
-
-    folder = tmp_path_factory.mktemp("rgbd")
-    generate_dataset(folder, GenerationConfig(num_scenes=2, seed=0, num_camera_models=4, max_side_px=96,
-                                              min_side_px=80, layouts=("tabletop", "room")))
-    return folder
-
-
 @pytest.fixture
 def tiny_recipe(two_scene_dataset):
     """recipes/pretrain_teacher_tiny.yaml with a narrower decoder, on the two-scene dataset."""
