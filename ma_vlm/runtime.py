@@ -192,11 +192,14 @@ def _transformers_verbosity() -> int | None:
 def isolated_run():
     """Run a training (or any run) without changing the process for what runs after it.
 
-    On the way out, accelerate's singletons, torch's and NumPy's and Python's global random
+    On the way in, accelerate's singletons are emptied (so an `Accelerator` made earlier with
+    another precision cannot refuse the run's); on the way out they, torch's and NumPy's and Python's global random
     generators, torch's thread count, default dtype and matmul settings, the environment
     variables and Transformers' log verbosity are as they were on the way in."""
     global _training_runs
     state = _ProcessState()
+    for cls in _accelerate_singletons():  # the run starts from none, whatever ran before it
+        cls._shared_state.clear()
     with _training_runs_lock:
         _training_runs += 1
     try:
