@@ -40,21 +40,9 @@ from official_reference import OfficialStudentDepthMap, make_official_state_dict
 
 from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config  # noqa: E402
 from ma_vlm.encoders.convert_official import convert_state_dict, load_converted  # noqa: E402
+from ma_vlm.runtime import cpu_bf16_support  # noqa: E402
 
 PARITY_TOLERANCE = 1e-4  # relative, as tests/encoders/test_official_parity.py
-
-
-def cpu_bf16_support() -> str:
-    """'AMX', 'AVX512-BF16' or 'neither', from the CPU's flags (Linux /proc/cpuinfo)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    if "amx_bf16" in flags:
-        return "AMX"
-    if "avx512_bf16" in flags:
-        return "AVX512-BF16"
-    return "neither"
 
 
 def build_config(args):
