@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ma_vlm.atomic_io import write_json_atomic
@@ -108,6 +109,7 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
         ran_any = True
         write_json_atomic(marker_path(run_dir, stage.name), {
             "stage": stage.name, "status": "done", "seconds": round(seconds, 1),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "commands": [str(step) for step in steps]})
         print(f"  done in {seconds:.1f} s", flush=True)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s: {run_dir / 'report.html'} "

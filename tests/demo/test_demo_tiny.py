@@ -87,4 +87,5 @@ def test_a_rerun_skips_finished_stages_and_from_restarts_there(run_dir, budget, 
     for stage in STAGES[:-1]:
         assert read_marker(run_dir, stage.name) == before[stage.name], stage.name  # untouched
     assert out.count("finished earlier, skipped") == len([name for name in finished if name != "report"])
-    assert read_marker(run_dir, "report") != before["report"] and (run_dir / "report.html").is_file()
+    assert read_marker(run_dir, "report")["finished_at"] > before["report"]["finished_at"]  # written again
+    assert (run_dir / "report.html").is_file()
