@@ -8,7 +8,9 @@ Registered through the ``lmms_eval.models`` entry point (``lmms_eval_manifests``
 
 Generation goes through the same ``ImageTextGenerator`` as ``ma-vlm eval spatial``
 (AutoProcessor + AutoModelForImageTextToText, chat template, greedy), so both paths give the
-same answers. Only ``generate_until`` is supported: spatial benchmarks are generative.
+same answers. Only ``generate_until`` is supported: spatial benchmarks are generative. A visual
+that is a video file (VSI-Bench's tasks hand over ``.mp4`` paths) becomes ``max_num_frames``
+frames sampled evenly from first to last, passed to the model as that many images.
 """
 
 from __future__ import annotations
@@ -25,6 +27,40 @@ def lmms_eval_manifests():
     return [ModelManifest(model_id="ma_vlm", simple_class_path=f"{__name__}.MaVlmImageTextModel", aliases=("ma-vlm",))]
 
 
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov")
+
+
+def sample_video_frames(path: str, max_num_frames: int) -> list:
+    """Up to ``max_num_frames`` RGB frames (PIL images) of the video at ``path``, evenly spaced
+    from the first frame to the last; every frame is decoded, only the chosen ones are kept."""
+    import av
+    import numpy as np
+
+    from ma_vlm.errors import MaVlmInputError
+
+    try:
+        with av.open(path) as container:
+            total = container.streams.video[0].frames or sum(1 for _ in container.decode(video=0))
+        wanted = set(np.linspace(0, max(total - 1, 0), min(max_num_frames, max(total, 1))).round().astype(int).tolist())
+        with av.open(path) as container:
+            frames = [frame.to_image() for index, frame in enumerate(container.decode(video=0)) if index in wanted]
+    except (av.error.FFmpegError, IndexError) as error:
+        raise MaVlmInputError(f"video {path} cannot be decoded ({error}); check the file, or re-encode it as H.264 MP4") from error
+    if not frames:
+        raise MaVlmInputError(f"video {path} has no frames; check the file")
+    return frames
+
+
+def _as_images(visuals, max_num_frames: int) -> list:
+    images = []
+    for visual in visuals:
+        if isinstance(visual, str) and visual.lower().endswith(VIDEO_SUFFIXES):
+            images.extend(sample_video_frames(visual, max_num_frames))
+        else:
+            images.append(visual)
+    return images
+
+
 def _cut_at_stop_strings(text: str, until) -> str:
     for stop in [until] if isinstance(until, str) else (until or []):
         if stop:
@@ -34,13 +70,15 @@ def _cut_at_stop_strings(text: str, until) -> str:
 
 class MaVlmImageTextModel(lmms):
     """``pretrained``: model id or folder; ``device``, ``dtype``, ``batch_size``, ``max_new_tokens``
-    (default when a task gives none) come from ``--model_args``."""
+    (default when a task gives none) and ``max_num_frames`` (frames per video, default 8) come from
+    ``--model_args``."""
 
     is_simple = True
 
     def __init__(self, pretrained: str, device: str | None = None, dtype: str = "auto", batch_size: int = 1,
-                 max_new_tokens: int = 16, **unused) -> None:  # fmt: skip
+                 max_new_tokens: int = 16, max_num_frames: int = 8, **unused) -> None:  # fmt: skip
         super().__init__()
+        self.max_num_frames = int(max_num_frames)
         self.generator = ImageTextGenerator(pretrained, device=device, dtype=dtype)
         self.batch_size_per_gpu = int(batch_size)
         self.default_max_new_tokens = int(max_new_tokens)
@@ -67,7 +105,7 @@ class MaVlmImageTextModel(lmms):
                     for index in chunk:
                         context, _, doc_to_visual, doc_id, task, split = requests[index].args
                         visuals = doc_to_visual(self.task_dict[task][split][doc_id]) or []
-                        batch.append((list(visuals), context))
+                        batch.append((_as_images(visuals, self.max_num_frames), context))
                     for index, text in zip(chunk, self.generator.generate(batch, max_new_tokens)):
                         gen_kwargs = requests[index].args[1] or {}
                         answers[index] = _cut_at_stop_strings(text, gen_kwargs.get("until"))
