@@ -74,9 +74,11 @@ def refuse_custom_code(folder: str | os.PathLike, what: str = "") -> None:
                                   "model folders")
 
 
-def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPIXELS):
+def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPIXELS,
+               limit_flag: str | None = "--max-megapixels"):
     """A loaded PIL image, or an error naming the file: missing, unreadable, or larger than
-    `max_megapixels` (checked from the header, before any pixel is decoded)."""
+    `max_megapixels` (checked from the header, before any pixel is decoded); `limit_flag` is the
+    command's option that raises the limit (None: the command has none)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -92,8 +94,8 @@ def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPI
     except (UnidentifiedImageError, OSError) as error:
         raise MaVlmInputError(f"{path} is not a readable image ({error})") from None
     except Image.DecompressionBombError:
-        raise MaVlmInputError(f"{path} is larger than the {max_megapixels:g} MP limit; downscale it or raise "
-                              "--max-megapixels") from None
+        raise MaVlmInputError(f"{path} is larger than the {max_megapixels:g} MP limit; downscale it"
+                              + (f" or raise {limit_flag}" if limit_flag else "")) from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     megapixels = image.width * image.height / 1e6
@@ -101,7 +103,8 @@ def open_image(path: str | os.PathLike, max_megapixels: float = MAX_IMAGE_MEGAPI
         image.close()
         raise MaVlmInputError(
             f"{path} is {image.width} x {image.height} ({megapixels:.0f} MP), above the {max_megapixels:g} MP limit "
-            "(~100 bytes of memory per pixel); downscale it or raise the limit with --max-megapixels"
+            "(~100 bytes of memory per pixel); downscale it"
+            + (f" or raise the limit with {limit_flag}" if limit_flag else "")
         )
     try:
         image.load()

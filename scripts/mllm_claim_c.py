@@ -47,10 +47,7 @@ def run_one(args, variant: str, seed: int) -> dict:
     report_path = folder / "report.json"
     if report_path.exists():
         return json.loads(report_path.read_text())
-    from ma_vlm.mllm.cli import _apply_overrides
-
-    recipe = load_recipe(args.recipe)
-    _apply_overrides(recipe, args.set)
+    recipe = load_recipe(args.recipe, args.set)
     recipe.data.train = args.llava
     recipe.model.seed = seed
     recipe.model.tower = args.tower if variant == "depth" else None

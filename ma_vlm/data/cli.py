@@ -89,9 +89,13 @@ def _generate(args) -> int:
 def _import(args) -> int:
     from ma_vlm.benchmarks.depth.readers import open_depth_benchmark
     from ma_vlm.data.loading import write_rgbd_shards
+    from ma_vlm.errors import MaVlmInputError
     from ma_vlm.inputs import ensure_output_dir
 
     benchmark = open_depth_benchmark(args.data, args.format)
+    if benchmark.num_samples == 0:
+        raise MaVlmInputError(f"--data {args.data} holds no RGB-D pairs (a folder needs <stem>.png, <stem>_depth.png "
+                              "uint16 mm and <stem>.json per image); nothing to import")
     ensure_output_dir(args.output)
     source = args.source or benchmark.name
     records = ({**sample, "source": source} for sample in benchmark.samples())

@@ -61,7 +61,8 @@ def _restart_from(run_dir: Path, stage_name: str) -> None:
 
 def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | None = None,
              checkpoint: str | None = None) -> int:
-    """Run (or finish) the demo in `output`; returns the exit status (0, or 1 when a command failed)."""
+    """Run (or finish) the demo in `output`; returns the exit status (0, or 1 when a command failed;
+    a command that refused its input raises `MaVlmInputError`, exit 2)."""
     budget = load_budget(budget_name)
     run_dir = Path(output)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +103,12 @@ def run_demo(output: str | Path, budget_name: str = "small", from_stage: str | N
                     print(f"  {step}", flush=True)
                     step.run()
         except CommandFailed as error:
-            print(f"\nma-vlm demo: stage {stage.name} failed: {error}. Fix it and run `ma-vlm demo --output "
-                  f"{run_dir} --budget {budget['name']}` again: finished stages are skipped.", flush=True)
+            rerun = f"`ma-vlm demo --output {run_dir} --budget {budget['name']}`"
+            if error.code == 2:  # the command refused its input (its one-line reason is printed above)
+                raise MaVlmInputError(f"stage {stage.name}: {error} on bad input (see its message above); fix it and "
+                                      f"run {rerun} again: finished stages are skipped") from None
+            print(f"\nma-vlm demo: stage {stage.name} failed: {error}. Fix it and run {rerun} again: finished "
+                  "stages are skipped.", flush=True)
             return 1
         seconds = time.perf_counter() - stage_start
         ran_any = True

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a model from a recipe")
@@ -29,58 +27,38 @@ def register(subparsers) -> None:
     chat.set_defaults(func=chat_command)
 
 
-def _apply_overrides(recipe, overrides: list[str]) -> None:
-    import yaml
-
-    from ma_vlm.errors import MaVlmInputError
-
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not hasattr(recipe, section):
-            raise MaVlmInputError(f"--set {override!r}: write SECTION.KEY=VALUE, e.g. train.max_steps=10")
-        target = getattr(recipe, section)
-        parsed = yaml.safe_load(value)
-        if isinstance(target, dict):
-            target[name] = parsed
-        elif hasattr(target, name):
-            setattr(target, name, parsed)
-        else:
-            raise MaVlmInputError(f"--set {override!r}: {section} has no field {name!r}")
-
-
 def train_command(args) -> int:
     from ma_vlm.mllm.train import load_recipe, train_mllm
 
-    recipe = load_recipe(args.recipe)
-    _apply_overrides(recipe, args.set)
+    recipe = load_recipe(args.recipe, args.set)
     print("model ->", train_mllm(recipe, args.output))
     return 0
 
 
 def chat_command(args) -> int:
     import torch
-    from PIL import Image
     from transformers import AutoProcessor
 
     from ma_vlm.errors import MaVlmInputError
-    from ma_vlm.mllm.lora import load_spatial_mllm
-
-    images = []
-    for path in args.image:
-        try:
-            images.append(Image.open(path).convert("RGB"))
-        except OSError as error:
-            raise MaVlmInputError(f"--image {path}: cannot read it ({error})") from error
-    from ma_vlm.inputs import check_hub_id, refuse_custom_code
+    from ma_vlm.inputs import open_image
     from ma_vlm.mllm import register
+    from ma_vlm.mllm.lora import load_spatial_mllm
+    from ma_vlm.model_folders import SPATIAL_MLLM, check_model_folder, load_failure
 
+    if not args.question.strip():
+        raise MaVlmInputError("the question is empty; ask something, e.g. \"How far is the chair from the camera?\"")
+    if args.max_new_tokens < 1:
+        raise MaVlmInputError(f"--max-new-tokens {args.max_new_tokens}: give at least 1")
+    images = [open_image(path, limit_flag=None).convert("RGB") for path in args.image]  # missing, unreadable, too large: one line
+    check_model_folder(args.model, "--model", SPATIAL_MLLM)
     register()  # AutoProcessor below must know spatial_llava
-    if not Path(args.model).exists():  # a mistyped local folder fails here, not in the Hub client
-        check_hub_id(str(args.model), "--model")
-    refuse_custom_code(args.model, "--model")
-    processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=False)
-    model = load_spatial_mllm(args.model).eval()
+    try:
+        processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=False)
+        model = load_spatial_mllm(args.model).eval()
+    except MaVlmInputError:
+        raise
+    except (OSError, ValueError) as error:
+        raise load_failure("--model", args.model, error) from None
     content = [{"type": "image"} for _ in images] + [{"type": "text", "text": args.question}]
     prompt = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
     intrinsics = [args.intrinsics] * len(images) if args.intrinsics and images else None

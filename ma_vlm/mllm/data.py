@@ -22,19 +22,40 @@ IGNORE_INDEX = -100  # labels Transformers' loss skips
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
+def _read_json_items(source: Path):
+    """The items of a .json file (one document) or a .jsonl file (one per line); a malformed
+    document is named by file, line and column."""
+    text = source.read_text()
+    if source.suffix == ".json":
+        documents = [(1, text)]
+    else:
+        documents = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    items = []
+    for number, document in documents:
+        try:
+            items.append(json.loads(document))
+        except json.JSONDecodeError as error:
+            line = error.lineno if source.suffix == ".json" else number
+            raise MaVlmInputError(f"{source}:{line}: not valid JSON ({error.msg}, column {error.colno}); "
+                                  "fix that line (LLaVA format: one item with 'conversations' per line)") from None
+    return items[0] if source.suffix == ".json" else items
+
+
 def read_conversations(path: str, split: str = "train"):
     """A list of LLaVA-format items from JSON/JSONL, or a `datasets.Dataset` from a dataset
     folder / Hub id."""
     source = Path(path)
     if source.is_file() and source.suffix in (".json", ".jsonl"):
-        text = source.read_text()
-        items = [json.loads(line) for line in text.splitlines() if line.strip()] if source.suffix == ".jsonl" \
-            else json.loads(text)  # fmt: skip
+        items = _read_json_items(source)
         if not isinstance(items, list) or not items or "conversations" not in items[0]:
             raise MaVlmInputError(f"{path}: expected a list of items with 'conversations' (LLaVA format)")
         return items
     from datasets import load_dataset, load_from_disk
 
+    from ma_vlm.inputs import check_hub_id
+
+    if not source.exists():
+        check_hub_id(str(path), "data.train", max_parts=None)  # a mistyped local file is named, not sent to the Hub
     if source.is_dir() and (source / "dataset_info.json").exists():
         return load_from_disk(str(source))
     return load_dataset(str(source), split=split)

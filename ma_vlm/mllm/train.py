@@ -19,10 +19,13 @@ which `ma-vlm chat`, `ma-vlm eval spatial` and lmms-eval load directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import math
+import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.recipes import apply_overrides, build_section, check_dataclass_keys, check_ranges, read_yaml_mapping
 
 
 @dataclass
@@ -56,30 +59,67 @@ class MllmRecipe:
     train: dict = field(default_factory=dict)
 
 
-def _section(cls, values: dict, name: str):
-    known = {f.name for f in fields(cls)}
-    unknown = set(values or {}) - known
-    if unknown:
-        raise MaVlmInputError(f"recipe section {name!r} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**(values or {}))
+_SECTIONS = {"model": MllmModelRecipe, "data": MllmDataRecipe}
+SECTION_NAMES = ("model", "stage", "lora", "data", "train")
 
 
-def load_recipe(path: str) -> MllmRecipe:
-    import yaml
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
-    if not Path(path).is_file():
-        raise MaVlmInputError(f"recipe {path} not found")
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as error:
-        raise MaVlmInputError(f"recipe {path} is not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise MaVlmInputError(f"recipe {path} must be a YAML mapping (model:, data:, train: ...); "
-                              f"see recipes/mllm_lora_tiny.yaml")
-    recipe = _section(MllmRecipe, {k: v for k, v in raw.items() if k not in ("model", "data")}, "top level")
-    recipe.model = _section(MllmModelRecipe, raw.get("model"), "model")
-    recipe.data = _section(MllmDataRecipe, raw.get("data"), "data")
+
+_RANGES = {
+    ("model", "token_reduction"): (lambda v: v >= 1, ">= 1"),
+    ("data", "max_length"): (lambda v: v >= 1, ">= 1"),
+    ("train", "per_device_train_batch_size"): (lambda v: v >= 1, ">= 1"),
+    ("train", "gradient_accumulation_steps"): (lambda v: v >= 1, ">= 1"),
+    ("train", "max_steps"): (lambda v: v >= 1 or v == -1, ">= 1 (or -1 with num_train_epochs)"),
+    ("train", "num_train_epochs"): (_positive, "a positive number"),
+    ("train", "learning_rate"): (_positive, "a positive number"),
+    ("train", "weight_decay"): (lambda v: math.isfinite(v) and v >= 0, ">= 0"),
+    ("train", "warmup_steps"): (lambda v: v >= 0, ">= 0"),
+    ("train", "logging_steps"): (_positive, "> 0"),
+    ("train", "save_steps"): (_positive, "> 0"),
+    ("lora", "rank"): (lambda v: v >= 1, ">= 1"),
+    ("lora", "dropout"): (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
+
+def validate_recipe(recipe: MllmRecipe) -> MllmRecipe:
+    """Types, ranges and known keys of every section, before anything heavy loads: `train` keys
+    are `transformers.TrainingArguments` fields, `lora` keys `LoraSettings` fields."""
+    from transformers import TrainingArguments
+
+    from ma_vlm.mllm.lora import STAGES, LoraSettings
+    from ma_vlm.mllm.projector import PROJECTOR_TYPES
+
+    if recipe.model.projector_type not in PROJECTOR_TYPES:
+        raise MaVlmInputError(f"recipe key model.projector_type must be one of {', '.join(PROJECTOR_TYPES)}, "
+                              f"got {recipe.model.projector_type!r}")
+    if recipe.stage not in STAGES:
+        raise MaVlmInputError(f"recipe key stage must be one of {', '.join(STAGES)}, got {recipe.stage!r}")
+    if not isinstance(recipe.train, dict) or not isinstance(recipe.lora, dict):
+        raise MaVlmInputError("recipe sections lora: and train: must be mappings")
+    check_dataclass_keys(recipe.train, TrainingArguments, "train", free=("bf16",))
+    check_dataclass_keys(recipe.lora, LoraSettings, "lora")
+    for key in ("output_dir",):
+        if key in recipe.train:
+            raise MaVlmInputError(f"recipe key train.{key} is set by --output; remove it from the recipe")
+    check_ranges(recipe, _RANGES)
+    if not recipe.model.init_from:
+        from ma_vlm.mllm.configuration_spatial_llava import check_vision_pyramid_level
+
+        check_vision_pyramid_level(recipe.model.vision_pyramid_level, recipe.model.vision_feature_layer)
     return recipe
+
+
+def recipe_from_dict(values: dict, overrides: list[str] = ()) -> MllmRecipe:
+    values = apply_overrides(values or {}, list(overrides), SECTION_NAMES)
+    return validate_recipe(build_section(MllmRecipe, values, "recipe", nested=_SECTIONS))
+
+
+def load_recipe(path: str, overrides: list[str] = ()) -> MllmRecipe:
+    """Read a YAML recipe (see recipes/mllm_lora_tiny.yaml), with `--set SECTION.KEY=VALUE` overrides."""
+    return recipe_from_dict(read_yaml_mapping(path, "recipes/mllm_lora_tiny.yaml"), overrides)
 
 
 def resolve_bf16(train: dict) -> dict:
@@ -114,6 +154,21 @@ def resolve_bf16(train: dict) -> dict:
     return train
 
 
+def check_model_folders(spec: MllmModelRecipe) -> None:
+    """`init_from`, `tower` and `llm` name usable folders of the right kind (or Hub ids), checked
+    before anything loads: the LLM alone takes minutes to load."""
+    from ma_vlm.model_folders import DEPTH_MODEL, LANGUAGE_MODEL, SPATIAL_MLLM, check_model_folder
+
+    if spec.init_from:
+        check_model_folder(spec.init_from, "model.init_from", SPATIAL_MLLM)
+        return
+    if spec.tower:
+        check_model_folder(spec.tower, "model.tower", DEPTH_MODEL)
+    llm = Path(spec.llm)
+    if spec.llm != "smollm2" and not (llm.is_dir() and any(llm.glob("*.gguf")) and not (llm / "config.json").exists()):
+        check_model_folder(spec.llm, "model.llm", LANGUAGE_MODEL)
+
+
 def build_model(recipe: MllmRecipe):
     """(model, processor) before the stage is applied."""
     import torch
@@ -124,10 +179,16 @@ def build_model(recipe: MllmRecipe):
     from ma_vlm.mllm.lora import load_spatial_mllm
 
     spec = recipe.model
+    from ma_vlm.model_folders import load_failure
+
+    check_model_folders(spec)
     if spec.init_from:
         return load_spatial_mllm(spec.init_from), AutoProcessor.from_pretrained(spec.init_from, trust_remote_code=False)
     check_vision_pyramid_level(spec.vision_pyramid_level, spec.vision_feature_layer)  # before the LLM loads
-    llm, tokenizer = load_causal_lm(spec.llm)
+    try:
+        llm, tokenizer = load_causal_lm(spec.llm)
+    except (OSError, ValueError) as error:
+        raise load_failure("model.llm", spec.llm, error) from None
     torch.manual_seed(spec.seed)
     tower = load_tower(spec.tower, spec.tower_preset)
     return build_spatial_mllm(llm, tower, tokenizer, spec.projector_type, spec.token_reduction,
@@ -186,6 +247,8 @@ def _train_mllm(recipe: MllmRecipe, output: str) -> str:
 
     if not recipe.data.train:
         raise MaVlmInputError("the recipe needs data.train: a LLaVA-format JSON/JSONL file or a dataset")
+    check_model_folders(recipe.model)
+    items = read_conversations(recipe.data.train, recipe.data.split)  # a bad line is named before models load
     out = Path(output)
     resume = _resume_point(output)
     base = out / "base"
@@ -205,14 +268,18 @@ def _train_mllm(recipe: MllmRecipe, output: str) -> str:
     model = apply_stage(model, recipe.stage, LoraSettings(**recipe.lora))
     trainable, total = trainable_parameter_count(model)
     print(f"stage {recipe.stage}: {trainable:,} of {total:,} parameters train")
-    items = read_conversations(recipe.data.train, recipe.data.split)
     image_folder = recipe.data.image_folder or (str(Path(recipe.data.train).parent) if Path(recipe.data.train).is_file() else None)
     dataset = ConversationDataset(items, processor, image_folder, recipe.data.max_length, recipe.data.use_images)
     if args.gradient_checkpointing:
         model.enable_input_require_grads()  # frozen embeddings: checkpointed blocks still need a grad path
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
                       data_collator=ConversationCollator(processor.tokenizer.pad_token_id))  # fmt: skip
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except pickle.UnpicklingError as error:  # weights_only loading refused a file of the checkpoint
+        message = " ".join(str(error).split())[:200]
+        raise MaVlmInputError(f"checkpoint {resume} holds a file that safe loading refuses ({message}); remove that "
+                              "checkpoint folder to resume from an earlier one, or train into a new --output") from None
     if is_main:
         save_final(trainer.model, processor, out)
     return str(out / "model")

@@ -80,13 +80,20 @@ def _estimator(args):
                              getattr(args, "num_tokens", None), getattr(args, "camera_solver", None))
 
 
-def _read_image(path: Path, max_megapixels: float | None = None):
-    """(H, W, 3) uint8 RGB, or an error naming the file (missing, unreadable, too large)."""
+MIN_IMAGE_SIDE_PX = 8  # below this there is no image structure to recover a camera from
+
+
+def _read_image(path: Path, max_megapixels: float | None = None, limit_flag: str | None = None):
+    """(H, W, 3) uint8 RGB, or an error naming the file (missing, unreadable, too small, too
+    large); `limit_flag` is the command's option that raises the size limit, if it has one."""
     import numpy as np
 
     from ma_vlm.inputs import MAX_IMAGE_MEGAPIXELS, open_image
 
-    image = open_image(path, max_megapixels or MAX_IMAGE_MEGAPIXELS)
+    image = open_image(path, max_megapixels or MAX_IMAGE_MEGAPIXELS, limit_flag=limit_flag)
+    if min(image.size) < MIN_IMAGE_SIDE_PX:
+        raise MaVlmInputError(f"image {path} is {image.width} x {image.height} px; the point-map model needs at "
+                              f"least {MIN_IMAGE_SIDE_PX} px per side")
     return np.asarray(image.convert("RGB"))
 
 
@@ -100,11 +107,11 @@ def fields_of_view(intrinsics, width: int, height: int) -> dict:
 def run_intrinsics(args: argparse.Namespace) -> int:
     from ma_vlm.atomic_io import write_json_atomic
 
+    images = [(path, _read_image(path)) for path in map(Path, args.images)]  # every image checked before the model loads
     estimator = _estimator(args)
     rows = []
     print(f"{'image':24} {'W x H':>11} {'fx':>9} {'fy':>9} {'cx':>8} {'cy':>8} {'FoV x':>7} {'FoV y':>7}")
-    for path in map(Path, args.images):
-        rgb = _read_image(path)
+    for path, rgb in images:
         prediction = estimator(rgb)
         height, width = rgb.shape[:2]
         row = {"image": str(path), "width": width, "height": height, "cam_in": prediction.intrinsics,
@@ -139,7 +146,7 @@ def run_depth_pointmap(args: argparse.Namespace) -> int:
     ensure_output_dir(output)
     estimator = _estimator(args)
     for path in tqdm(paths, desc="point map", unit="image"):
-        rgb = _read_image(path, getattr(args, "max_megapixels", None))
+        rgb = _read_image(path, getattr(args, "max_megapixels", None), limit_flag="--max-megapixels")
         height, width = rgb.shape[:2]
         fov = args.assume_fov if getattr(args, "assume_fov", None) is not None else None
         prediction = estimator(rgb, fov_x_deg=fov, focal_length_px=getattr(args, "focal_length_px", None))
@@ -184,6 +191,10 @@ def run_multiview_data(args: argparse.Namespace) -> int:
 
     if args.views < 1:
         raise MaVlmInputError(f"--views must be at least 1, got {args.views}")
+    if not 0 < args.fov < 180:
+        raise MaVlmInputError(f"--fov {args.fov}: a field of view is between 0 and 180 degrees (exclusive)")
+    if args.width < MIN_IMAGE_SIDE_PX or args.height < MIN_IMAGE_SIDE_PX:
+        raise MaVlmInputError(f"--width/--height {args.width} x {args.height}: give at least {MIN_IMAGE_SIDE_PX} px")
     names = render_multiview(args.output, args.views, args.seed, args.layout, args.width, args.height, args.fov,
                              args.arc)
     print(f"wrote {len(names)} views (.png, _depth.png mm, .json cam_in) and poses.json to {args.output}")
@@ -193,6 +204,14 @@ def run_multiview_data(args: argparse.Namespace) -> int:
 def run_pretrain_pointmap(args: argparse.Namespace) -> int:
     from ma_vlm.pointmap.train import train_pointmap
 
+    if args.steps < 1:
+        raise MaVlmInputError(f"--steps {args.steps}: give at least 1 (0 steps would save an untrained model)")
+    if args.accumulate < 1 or args.num_tokens < 1 or not args.lr > 0:
+        raise MaVlmInputError("--accumulate and --num-tokens must be at least 1, and --lr positive")
+    data, output = Path(args.data).resolve(), Path(args.output).resolve()
+    if output == data or data in output.parents or output in data.parents:
+        raise MaVlmInputError(f"--output {args.output} and --data {args.data} overlap; write the model to a "
+                              "folder outside the dataset (and not around it)")
     history = train_pointmap(args.data, args.output, args.preset, args.steps, args.lr, args.accumulate,
                              args.num_tokens, args.seed, args.max_minutes)
     losses = [entry["loss"] for entry in history if "loss" in entry]

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_vlm.errors import MaVlmInputError
-
 
 @dataclass
 class PointMapPrediction:
@@ -42,16 +40,16 @@ class PointMapEstimator:
         import torch
 
         from ma_vlm.encoders import MetricAnythingForPointMapEstimation, MetricAnythingPointMapImageProcessor
-        from ma_vlm.inputs import refuse_custom_code
+        from ma_vlm.model_folders import POINTMAP_MODEL, check_model_folder, load_failure
 
-        refuse_custom_code(model, "--model")
-        if not is_pointmap_model(model):
-            raise MaVlmInputError(f"{model} is not a point-map model folder (config model_type "
-                                  "metric_anything_pointmap); convert student_pointmap.pt with `ma-vlm convert`")
+        check_model_folder(model, "--model", POINTMAP_MODEL, hub=False)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         overrides = {} if camera_solver is None else {"camera_solver": camera_solver}  # None: the folder's config
-        self.model = MetricAnythingForPointMapEstimation.from_pretrained(model, **overrides).to(self.device).eval()
-        self.processor = MetricAnythingPointMapImageProcessor.from_pretrained(model)
+        try:
+            self.model = MetricAnythingForPointMapEstimation.from_pretrained(model, **overrides).to(self.device).eval()
+            self.processor = MetricAnythingPointMapImageProcessor.from_pretrained(model)
+        except (OSError, ValueError) as error:
+            raise load_failure("--model", model, error) from None
         self.resolution_level, self.num_tokens = resolution_level, num_tokens
 
     def __call__(self, image, fov_x_deg=None, focal_length_px=None) -> PointMapPrediction:

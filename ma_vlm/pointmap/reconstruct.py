@@ -54,7 +54,10 @@ def read_poses(path: str | Path, names: list[str]) -> list[np.ndarray]:
         poses = payload
     else:
         raise MaVlmInputError(f"--poses {path}: give {{stem: 4x4}} or a list of {len(names)} 4x4 matrices")
-    matrices = [np.asarray(p, np.float64).reshape(4, 4) for p in poses]
+    try:
+        matrices = [np.asarray(p, np.float64).reshape(4, 4) for p in poses]
+    except (TypeError, ValueError):
+        raise MaVlmInputError(f"--poses {path}: every pose must be a 4x4 matrix of numbers (nested lists)") from None
     for name, matrix in zip(names, matrices):
         rotation = matrix[:3, :3]
         if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-4) or not np.allclose(matrix[3], [0, 0, 0, 1]):

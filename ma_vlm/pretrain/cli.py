@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     )
     scaling.add_argument("--recipe", required=True, help="YAML recipe with a `scaling:` section")
     scaling.add_argument("--output", required=True, help="run folder")
+    _set_option(scaling)
     scaling.set_defaults(func=_scaling)
 
 
@@ -44,13 +45,21 @@ def _common(parser) -> None:
     parser.add_argument("--output", required=True, help="run folder; an existing one is resumed")
     parser.add_argument("--max-steps", type=int, default=None, help="override train.max_steps")
     parser.add_argument("--data", default=None, help="override data.path (a `ma-vlm data generate` folder)")
+    _set_option(parser)
+
+
+def _set_option(parser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a recipe value, e.g. --set train.learning_rate=1.0e-4 (YAML value; repeatable)")
 
 
 def _load(args):
     from ma_vlm.inputs import ensure_output_dir
     from ma_vlm.pretrain.recipe import load_recipe, validate_recipe
+    from ma_vlm.pretrain.trainer import check_model_folders
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, args.set)
+    check_model_folders(recipe.model, getattr(args, "teacher", None))
     ensure_output_dir(args.output)
     if args.max_steps is not None:
         recipe.train.max_steps = args.max_steps
@@ -73,22 +82,23 @@ def _pretrain(args) -> int:
 
 
 def _distill(args) -> int:
-    from pathlib import Path
-
-    from ma_vlm.errors import MaVlmInputError
     from ma_vlm.pretrain.trainer import run_training
 
-    if not (Path(args.teacher) / "config.json").exists():
-        raise MaVlmInputError(f"--teacher {args.teacher} is not a model folder (no config.json); pass RUN/model")
     return _report(run_training(_load(args), args.output, teacher_dir=args.teacher))
 
 
 def _scaling(args) -> int:
+    from ma_vlm.errors import MaVlmInputError
     from ma_vlm.inputs import ensure_output_dir
     from ma_vlm.pretrain.recipe import load_recipe
     from ma_vlm.pretrain.scaling import check_scaling_recipe, run_scaling
+    from ma_vlm.recipes import read_yaml_mapping
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, args.set)
+    if "scaling" not in read_yaml_mapping(args.recipe, "recipes/scaling_tiny.yaml") and not any(
+            override.startswith("scaling.") for override in args.set):
+        raise MaVlmInputError(f"--recipe {args.recipe} has no `scaling:` section (the data sizes to train at); "
+                              "copy recipes/scaling_tiny.yaml, or use `ma-vlm pretrain` for one run")
     check_scaling_recipe(recipe)  # before the output folder is made
     ensure_output_dir(args.output)
     table = run_scaling(recipe, args.output)

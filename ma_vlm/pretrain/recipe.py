@@ -7,12 +7,11 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import math
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.recipes import apply_overrides, build_section, check_ranges, read_yaml_mapping
 
 
 @dataclass
@@ -118,52 +117,9 @@ class Recipe:
         return asdict(self)
 
 
-def _build(cls, values: dict, where: str):
-    if values is None:
-        return cls()
-    if not isinstance(values, dict):
-        raise MaVlmInputError(f"recipe section {where!r} must be a mapping, got {type(values).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise MaVlmInputError(f"unknown key(s) {unknown} in recipe section {where!r}; known: {sorted(known)}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for name, value in values.items():
-        sub = _SECTIONS.get(name) if cls is Recipe else None
-        key = name if cls is Recipe else f"{where}.{name}"
-        kwargs[name] = _build(sub, value, name) if sub else _typed(value, hints[name], key)
-    return cls(**kwargs)
-
-
 _SECTIONS = {"model": ModelRecipe, "data": DataRecipe, "train": TrainRecipe, "loss": LossRecipe,
              "distill": DistillRecipe, "scaling": ScalingRecipe}
-
-
-def _typed(value, hint, key: str):
-    """`value` as the field's type (an int where a float is expected becomes a float), or an
-    error naming the key. YAML 1.1 reads `1e-3` (no dot) as a string: say so."""
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None and type(None) in allowed:
-        return None
-    for kind in allowed:
-        origin = typing.get_origin(kind) or kind
-        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if origin is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if origin in (bool, str, dict, list) and isinstance(value, origin) and not (
-                origin is not bool and isinstance(value, bool)):
-            return value
-    names = " or ".join("null" if k is type(None) else (typing.get_origin(k) or k).__name__ for k in allowed)
-    hint_text = ""
-    if isinstance(value, str) and float in allowed:
-        try:
-            float(value)
-            hint_text = f" (YAML reads {value} as text: write it with a dot, e.g. {float(value)!r})"
-        except ValueError:
-            pass
-    raise MaVlmInputError(f"recipe key {key} must be {names}, got {type(value).__name__} {value!r}{hint_text}")
+SECTION_NAMES = tuple(_SECTIONS)
 
 
 def _positive_int(value) -> bool:
@@ -205,31 +161,19 @@ _RANGES = {
 
 def validate_recipe(recipe: "Recipe") -> "Recipe":
     """Raise on a value out of range, naming its key (`ma-vlm pretrain --max-steps 0` included)."""
-    for (section, key), (test, wanted) in _RANGES.items():
-        value = getattr(getattr(recipe, section), key)
-        if not test(value):
-            raise MaVlmInputError(f"recipe key {section}.{key} must be {wanted}, got {value!r}")
+    check_ranges(recipe, _RANGES)
     return recipe
 
 
-def recipe_from_dict(values: dict) -> Recipe:
-    return validate_recipe(_build(Recipe, values or {}, "recipe"))
+def recipe_from_dict(values: dict, overrides: list[str] = ()) -> Recipe:
+    """A checked recipe from a YAML mapping, with `--set SECTION.KEY=VALUE` overrides applied first."""
+    values = apply_overrides(values or {}, list(overrides), SECTION_NAMES)
+    return validate_recipe(build_section(Recipe, values, "recipe", nested=_SECTIONS))
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read a YAML recipe (see `recipes/*.yaml`)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise MaVlmInputError(f"recipe {path} does not exist; copy one from recipes/ (e.g. recipes/pretrain_teacher_tiny.yaml)")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise MaVlmInputError(f"recipe {path} is not valid YAML ({' '.join(str(error).split())})") from None
-    if values is not None and not isinstance(values, dict):
-        raise MaVlmInputError(f"recipe {path} must be a YAML mapping (model:, data:, train: ...), got {type(values).__name__}")
-    recipe = recipe_from_dict(values)
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    """Read a YAML recipe (see `recipes/*.yaml`), with `--set` overrides."""
+    recipe = recipe_from_dict(read_yaml_mapping(path, "recipes/pretrain_teacher_tiny.yaml"), overrides)
     recipe.source_path = str(path)
     return recipe
 

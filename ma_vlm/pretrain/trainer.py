@@ -23,9 +23,18 @@ import torch
 
 from ma_vlm.atomic_io import write_json_atomic, write_text_atomic
 from ma_vlm.errors import MaVlmInputError
-from ma_vlm.inputs import refuse_custom_code
+from ma_vlm.model_folders import DEPTH_MODEL, check_model_folder
 from ma_vlm.pretrain.checkpoints import LossLog, latest_checkpoint, save_checkpoint
 from ma_vlm.pretrain.recipe import ModelRecipe, Recipe, generation_config
+
+
+def check_model_folders(model_recipe: ModelRecipe, teacher_dir: str | None = None) -> None:
+    """The recipe's `init_from` and the `--teacher` folder are depth-model folders, checked
+    before the run folder is made or anything loads."""
+    if teacher_dir is not None:
+        check_model_folder(teacher_dir, "--teacher", DEPTH_MODEL, hub=False)
+    if model_recipe.init_from and model_recipe.init_from != "teacher":
+        check_model_folder(model_recipe.init_from, "model.init_from", DEPTH_MODEL, hub=False)
 
 
 def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
@@ -37,9 +46,7 @@ def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     init_from = teacher_dir if model_recipe.init_from == "teacher" else model_recipe.init_from
     check_config_overrides(model_recipe.overrides)
     if init_from:
-        if not Path(init_from).is_dir():
-            raise MaVlmInputError(f"model.init_from {init_from!r} is not a model folder (save_pretrained output)")
-        refuse_custom_code(init_from, "model.init_from")
+        check_model_folder(init_from, "model.init_from", DEPTH_MODEL, hub=False)
         # A student folder loads into a teacher (prompt layers start at zero) and vice versa.
         model = MetricAnythingForDepthEstimation.from_pretrained(init_from, use_prompt=model_recipe.use_prompt)
         head_activation = model_recipe.overrides.get("head_activation", model.config.head_activation)
@@ -235,7 +242,7 @@ def _run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | Non
     processor = MetricAnythingImageProcessor(size=model.config.image_size)
     teacher = None
     if teacher_dir is not None:
-        refuse_custom_code(teacher_dir, "--teacher")
+        check_model_folder(teacher_dir, "--teacher", DEPTH_MODEL, hub=False)
         teacher = MetricAnythingForDepthEstimation.from_pretrained(teacher_dir).eval().requires_grad_(False)
         if not teacher.config.use_prompt:
             raise MaVlmInputError(f"--teacher {teacher_dir} is prompt-free; distil from a teacher (use_prompt=True)")

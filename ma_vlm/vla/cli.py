@@ -60,7 +60,12 @@ def register(subparsers) -> None:
 
 
 def _demos(args) -> int:
+    from ma_vlm.errors import MaVlmInputError
     from ma_vlm.vla.demos import record_demos
+
+    if args.image_size < 8 or (args.max_steps is not None and args.max_steps < 1):
+        raise MaVlmInputError(f"--image-size {args.image_size} / --max-steps {args.max_steps}: give an image of at "
+                              "least 8 px and at least 1 step")
 
     root = record_demos(args.tasks, args.episodes, args.root, image_size=args.image_size, camera=args.camera,
                         max_episode_steps=args.max_steps, repo_id=args.repo_id, env=args.env)
@@ -71,8 +76,16 @@ def _demos(args) -> int:
 def _eval(args) -> int:
     import json
 
+    from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.model_folders import VLA_POLICY, check_model_folder
+    from ma_vlm.vla.environments import env_class
     from ma_vlm.vla.evaluate import evaluate
 
+    if args.episodes < 1 or (args.max_steps is not None and args.max_steps < 1) or args.gifs < 0:
+        raise MaVlmInputError(f"--episodes {args.episodes} / --max-steps {args.max_steps} / --gifs {args.gifs}: "
+                              "give at least 1 episode of at least 1 step (a success rate of 0 episodes is undefined)")
+    env_class(args.env).check_tasks(list(args.tasks or []))  # the cheaper mistake first
+    check_model_folder(args.policy, "--policy", VLA_POLICY)
     results = evaluate(args.policy, args.tasks, args.episodes, args.output, seed_start=args.seed_start,
                        max_steps=args.max_steps, gifs_per_task=args.gifs, env=args.env)
     summary = {"success_rate": {task: value["success_rate"] for task, value in results["tasks"].items()}}
@@ -85,9 +98,14 @@ def _eval(args) -> int:
 
 
 def _table(args) -> int:
+    from pathlib import Path
+
     from ma_vlm.errors import MaVlmInputError
     from ma_vlm.vla.evaluate import ablation_table
 
+    if Path(args.output).is_dir():
+        raise MaVlmInputError(f"--output {args.output} is a folder; give the markdown file to write, e.g. "
+                              f"{Path(args.output) / 'table.md'}")
     runs = {}
     for item in args.run:
         if "=" not in item:

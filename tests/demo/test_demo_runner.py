@@ -70,6 +70,16 @@ def test_a_failing_command_stops_the_demo_without_a_marker(tmp_path, monkeypatch
                                                          "--predictions", str(tmp_path / "p.jsonl"),
                                                          "--output", str(tmp_path / "s.json")])], ())
     monkeypatch.setattr(runner, "STAGES", [stage])
+    with pytest.raises(MaVlmInputError, match="stage x: .*bad input"):  # `ma-vlm demo` exits 2, as the command did
+        runner.run_demo(tmp_path, "tiny")
+    assert runner.read_marker(tmp_path, "x") is None
+    assert "no-such-bench" in capsys.readouterr().err
+
+
+def test_a_command_that_crashes_stops_the_demo_with_status_1(tmp_path, monkeypatch, capsys):
+    stage = Stage("x", "crashes", lambda context: [Command(["python3", "-c", "raise SystemExit(3)"], program="python3")], ())
+    monkeypatch.setattr(runner, "STAGES", [stage])
+    monkeypatch.setattr(runner, "missing_commands", lambda commands: [])
     assert runner.run_demo(tmp_path, "tiny") == 1
     assert runner.read_marker(tmp_path, "x") is None
     assert "stage x failed" in capsys.readouterr().out

@@ -120,6 +120,26 @@ class Workspace:
         shutil.copy(self._pointmap_checkpoint, self.root / name)
         return name
 
+    def pickled_model(self, name: str) -> str:
+        """A copy of the tiny model folder whose weights are a pickle (pytorch_model.bin) instead."""
+        shutil.copytree(self.model, self.root / name)
+        (self.root / name / "model.safetensors").unlink()
+        self.file(f"{name}/pytorch_model.bin", b"\x80\x04K\x01.")  # pickle protocol 4 of the int 1
+        return name
+
+    def retyped_model(self, name: str, model_type: str) -> str:
+        """A copy of the tiny model folder whose config.json names another model_type."""
+        shutil.copytree(self.model, self.root / name)
+        config = json.loads((self.root / name / "config.json").read_text())
+        (self.root / name / "config.json").write_text(json.dumps({**config, "model_type": model_type}))
+        return name
+
+    def adapter_only(self, name: str) -> str:
+        """What `ma-vlm train mllm` writes as OUTPUT/adapter: PEFT adapters, no config.json."""
+        self.file(f"{name}/adapter_config.json", json.dumps({"peft_type": "LORA", "base_model_name_or_path": "../base"}))
+        self.file(f"{name}/adapter_model.safetensors", b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+        return name
+
     def jsonl(self, name: str, *rows) -> str:
         return self.file(name, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -165,6 +185,25 @@ def _scaling(w: Workspace, name: str, *extra, output="study", **sections) -> lis
 
 def _score(w: Workspace, predictions: str, benchmark="vsibench", output="scores.json") -> list[str]:
     return ["eval", "score", "--benchmark", benchmark, "--predictions", predictions, "--output", output]
+
+
+def _train_mllm(w: Workspace, *sets: str, data: str | None = None) -> list[str]:
+    """`ma-vlm train mllm` on the tiny recipe and a one-item LLaVA file, with `--set` overrides."""
+    data = data or w.jsonl("llava.jsonl", {"conversations": [{"from": "human", "value": "hi"},
+                                                             {"from": "gpt", "value": "hello"}]})
+    argv = ["train", "mllm", "--recipe", str(REPO / "recipes" / "mllm_lora_tiny.yaml"), "--output", "o",
+            "--set", f"data.train={data}"]
+    return argv + [word for override in sets for word in ("--set", override)]
+
+
+def _retype(w: Workspace, name: str, model_type: str) -> str:
+    config_path = w.root / name / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "model_type": model_type}))
+    return name
+
+
+def _chat(w: Workspace, *extra, model=None, question="How far is the chair?") -> list[str]:
+    return ["chat", "--model", str(model or w.model), "--image", "photo.png", *extra, question]
 
 
 COUNT = {"question_type": "object_counting", "ground_truth": "3", "prediction": "3"}
@@ -417,6 +456,86 @@ CASES = [
          lambda w: ["data", "llava", "--synthspatial", w.interrupted_synthspatial("ss"), "--output", "t.jsonl"], "ss"),
     # ------------------------------------------------------------------ demo
     Case("demo", "unknown budget", lambda w: ["demo", "--budget", "huge", "--output", "dm"], "huge"),
+    # ------------------------------------------------------------------ model folders, any command
+    Case("chat", "weights stored as a pickle", lambda w: _chat(w, model=_retype(w, w.pickled_model("pk"), "spatial_llava")),
+         "pytorch_model.bin"),
+    Case("reconstruct", "weights stored as a pickle",
+         lambda w: ["reconstruct", "photo.png", "--model", _retype(w, w.pickled_model("pk"), "metric_anything_pointmap"),
+                    "--output", "rec"], "pytorch_model.bin"),
+    Case("pretrain", "init_from holds a pickle", lambda w: _pretrain(w.recipe("r.yaml", model={"init_from": w.pickled_model("pk")})),
+         "pytorch_model.bin"),
+    Case("train mllm", "model.tower holds a pickle", lambda w: _train_mllm(w, f"model.tower={w.pickled_model('pk')}"),
+         "pytorch_model.bin"),
+    Case("chat", "a depth model, not an MLLM", lambda w: _chat(w), "'metric_anything' model"),
+    Case("chat", "an adapter-only folder", lambda w: _chat(w, model=w.adapter_only("adapter")), "PEFT adapters"),
+    Case("chat", "decompression bomb image",
+         lambda w: ["chat", "--model", str(w.model), "--image", w.bomb("huge.png"), "hi"], "huge.png"),
+    Case("chat", "negative --max-new-tokens", lambda w: _chat(w, "--max-new-tokens", "-3"), "--max-new-tokens"),
+    Case("chat", "empty question", lambda w: _chat(w, question="  "), "question is empty"),
+    Case("chat", "a Hub id while offline", lambda w: _chat(w, model="nosuch-org/nosuch-model"), "--model"),
+    Case("distill", "teacher is a point-map model",
+         lambda w: ["distill", "--recipe", w.recipe("d.yaml", model={"use_prompt": False}), "--output", "run",
+                    "--teacher", w.retyped_model("pm", "metric_anything_pointmap")], "'metric_anything_pointmap' model"),
+    Case("distill", "teacher with a truncated model.safetensors",
+         lambda w: ["distill", "--recipe", w.recipe("d.yaml", model={"use_prompt": False}), "--output", "run",
+                    "--teacher", w.truncated_model("cut")], "cut off"),
+    Case("eval spatial", "a depth model as --model",
+         lambda w: ["eval", "spatial", "--model", str(w.model), "--benchmark", "cvbench", "--data",
+                    Path(w.file("cv/test.jsonl", "{}\n")).parent.name, "--output", "o.json"],
+         "'metric_anything' model"),
+    Case("vla eval", "a depth model as --policy",
+         lambda w: ["vla", "eval", "--policy", str(w.model), "--tasks", "reach-v3", "--output", "e"], "'metric_anything' model"),
+    Case("reconstruct", "malformed --poses JSON",
+         lambda w: ["reconstruct", "photo.png", "--model", str(w.model), "--output", "rec", "--poses",
+                    w.file("poses.json", '{"photo": [[1, 0, 0]')], "poses.json"),
+    Case("reconstruct", "a pose that is not 4x4",
+         lambda w: ["reconstruct", "photo.png", "--model", w.retyped_model("pm", "metric_anything_pointmap"), "--output",
+                    "rec", "--poses", w.file("poses.json", '{"photo": [[1, 0], [0, 1]]}')], "4x4"),
+    # ------------------------------------------------------------------ train mllm: the recipe, up front
+    Case("train mllm", "a learning rate that is text", lambda w: _train_mllm(w, "train.learning_rate=fast"),
+         "train.learning_rate"),
+    Case("train mllm", "a learning rate YAML reads as text", lambda w: _train_mllm(w, "train.learning_rate=1e-4"),
+         "with a dot"),
+    Case("train mllm", "batch size 0", lambda w: _train_mllm(w, "train.per_device_train_batch_size=0"),
+         "train.per_device_train_batch_size"),
+    Case("train mllm", "an unknown train key", lambda w: _train_mllm(w, "train.learning_rat=1.0e-4"),
+         "did you mean learning_rate"),
+    Case("train mllm", "an unknown section", lambda w: _train_mllm(w, "trian.max_steps=3"), "did you mean train"),
+    Case("train mllm", "an unknown lora key", lambda w: _train_mllm(w, "lora.rnak=8"), "lora"),
+    Case("train mllm", "an unknown stage", lambda w: _train_mllm(w, "stage=finetune"), "stage"),
+    Case("train mllm", "a malformed JSONL line",
+         lambda w: _train_mllm(w, data=w.file("bad.jsonl", '{"conversations": []}\n{"conversations": [\n')), "bad.jsonl:2"),
+    Case("train mllm", "a missing data file", lambda w: _train_mllm(w, data="runs/llava.jsonl"), "runs/llava.jsonl"),
+    Case("train mllm", "model.llm is a depth model", lambda w: _train_mllm(w, f"model.llm={w.model}"), "model.llm"),
+    Case("train mllm", "model.llm a Hub id while offline",
+         lambda w: _train_mllm(w, "model.llm=nosuch-org/nosuch-llm"), "model.llm"),
+    # ------------------------------------------------------------------ nonsense that used to succeed
+    Case("vla eval", "zero episodes",
+         lambda w: ["vla", "eval", "--policy", "p", "--tasks", "reach-v3", "--episodes", "0", "--output", "e"], "--episodes"),
+    Case("vla demos", "image size 0",
+         lambda w: ["vla", "demos", "--tasks", "reach-v3", "--episodes", "1", "--root", "d", "--image-size", "0"],
+         "--image-size"),
+    Case("vla table", "output is an existing folder",
+         lambda w: ["vla", "table", "--run", "a=runs", "--output", "runs"], "--output runs"),
+    Case("pretrain-pointmap", "zero steps",
+         lambda w: ["pretrain-pointmap", "--data", "runs", "--output", "pm", "--steps", "0"], "--steps"),
+    Case("pretrain-pointmap", "output is the data folder",
+         lambda w: ["pretrain-pointmap", "--data", "runs", "--output", "runs"], "overlap"),
+    Case("intrinsics", "a 1 x 1 image",
+         lambda w: ["intrinsics", write_photo(w.root / "dot.png", 1, 1).name, "--model",
+                    w.retyped_model("pm", "metric_anything_pointmap")], "dot.png"),
+    Case("intrinsics", "decompression bomb (no --max-megapixels to suggest)",
+         lambda w: ["intrinsics", w.bomb("huge.png"), "--model", w.retyped_model("pm", "metric_anything_pointmap")],
+         "downscale it"),
+    Case("multiview-data", "field of view 0", lambda w: ["multiview-data", "--output", "mv", "--fov", "0"], "--fov"),
+    Case("data import", "a folder with no depth pairs",
+         lambda w: ["data", "import", "--data", Path(w.file("photos/a.png", b"x")).parent.name, "--format", "folder",
+                    "--output", "imported"], "no RGB-D pairs"),
+    Case("data import", "a folder of photos only, format guessed",
+         lambda w: ["data", "import", "--data", Path(w.file("photos/a.png", b"x")).parent.name, "--output", "imported"],
+         "photos"),
+    Case("scaling", "a recipe without a scaling section",
+         lambda w: ["scaling", "--recipe", w.recipe("plain.yaml"), "--output", "study"], "scaling:"),
 ]
 
 

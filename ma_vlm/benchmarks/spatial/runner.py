@@ -59,12 +59,15 @@ class ImageTextGenerator:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         import ma_vlm.mllm
-        from ma_vlm.inputs import refuse_custom_code
+        from ma_vlm.model_folders import IMAGE_TEXT_MODEL, check_model_folder, load_failure
 
+        check_model_folder(model_path, "--model", IMAGE_TEXT_MODEL)
         ma_vlm.mllm.register()  # spatial_llava into the Auto classes
-        refuse_custom_code(model_path, "--model")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=False)
+        try:
+            self.processor = AutoProcessor.from_pretrained(model_path, trust_remote_code=False)
+        except (OSError, ValueError) as error:
+            raise load_failure("--model", model_path, error) from None
         tokenizer = self.processor.tokenizer
         tokenizer.padding_side = "left"  # generation continues on the right
         if tokenizer.pad_token is None:  # many chat LLMs ship without one; batching needs it
