@@ -6,28 +6,74 @@ longer run (32 min on 2 cores). A budget is a file a user copies: `ma-vlm demo -
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.recipes import build_section, read_yaml_mapping, unknown_keys_error
+from ma_vlm.resources import shipped_path
 
 BUDGET_NAMES = ("tiny", "small", "medium")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# The keys each section takes (unknown keys are errors: a typo must not silently use a default).
-SCHEMA = {
-    "data": {"train": dict, "heldout": dict},
-    "depth": {"teacher_recipe": str, "teacher_steps": int, "student_recipe": str, "student_steps": int,
-              "pretrained": (str, type(None)), "eval_prompts": list},
-    "pointmap": {"preset": str, "steps": int},
-    "mllm": {"recipe": str, "steps": int, "questions_per_type": int, "eval_limit": int},
-    "vla": {"tasks": list, "episodes": int, "steps": int, "eval_episodes": int},
-}
+
+
+# Every key of every section is required: a budget sizes every stage, and a typo must not
+# silently fall back to a default.
+@dataclass
+class DataBudget:
+    train: dict
+    heldout: dict
+
+
+@dataclass
+class DepthBudget:
+    teacher_recipe: str
+    teacher_steps: int
+    student_recipe: str
+    student_steps: int
+    pretrained: str | None
+    eval_prompts: list
+
+
+@dataclass
+class PointMapBudget:
+    preset: str
+    steps: int
+
+
+@dataclass
+class MllmBudget:
+    recipe: str
+    steps: int
+    questions_per_type: int
+    eval_limit: int
+
+
+@dataclass
+class VlaBudget:
+    tasks: list
+    episodes: int
+    steps: int
+    eval_episodes: int
+
+
+@dataclass
+class Budget:
+    data: DataBudget
+    depth: DepthBudget
+    pointmap: PointMapBudget
+    mllm: MllmBudget
+    vla: VlaBudget
+
+
+SECTIONS = {"data": DataBudget, "depth": DepthBudget, "pointmap": PointMapBudget, "mllm": MllmBudget,
+            "vla": VlaBudget}
 GENERATE_KEYS = {"scenes", "seed", "camera_models", "max_side", "min_side"}
 
 
 def budget_path(budget: str) -> Path:
-    """`tiny|small|medium` -> recipes/demo/<name>.yaml; anything else is a YAML path."""
-    path = REPO_ROOT / "recipes" / "demo" / f"{budget}.yaml" if budget in BUDGET_NAMES else Path(budget)
+    """`tiny|small|medium` -> the shipped recipes/demo/<name>.yaml; anything else is a YAML path."""
+    path = shipped_path(f"recipes/demo/{budget}.yaml") if budget in BUDGET_NAMES else Path(budget)
     if not path.is_file():
         raise MaVlmInputError(f"--budget {budget}: no such file {path}; choose {', '.join(BUDGET_NAMES)} "
                               "or give a YAML file shaped like recipes/demo/small.yaml")
@@ -35,34 +81,34 @@ def budget_path(budget: str) -> Path:
 
 
 def load_budget(budget: str) -> dict:
-    """The budget as a nested dict, checked against SCHEMA (every section and key present)."""
-    import yaml
-
+    """The budget as a nested dict, typed by the recipe loader (`ma_vlm.recipes`): every section
+    and key present, no unknown one."""
     path = budget_path(budget)
-    values = yaml.safe_load(path.read_text()) or {}
-    for section, keys in SCHEMA.items():
+    values = read_yaml_mapping(path, "recipes/demo/small.yaml")
+    for section, cls in SECTIONS.items():
         given = values.get(section)
+        required = [f.name for f in fields(cls)]
         if not isinstance(given, dict):
-            raise MaVlmInputError(f"{path}: section `{section}:` is missing (keys: {', '.join(keys)})")
-        unknown, missing = set(given) - set(keys), set(keys) - set(given)
-        if unknown or missing:
-            raise MaVlmInputError(f"{path}: `{section}` has unknown keys {sorted(unknown)} / lacks "
-                                  f"{sorted(missing)}; the keys are {', '.join(keys)}")
-        for key, kind in keys.items():
-            if not isinstance(given[key], kind) or isinstance(given[key], bool):
-                raise MaVlmInputError(f"{path}: `{section}.{key}` is {given[key]!r}; expected {kind}")
+            raise MaVlmInputError(f"{path}: section `{section}:` is missing (keys: {', '.join(required)})")
+        unknown = set(given) - set(required)
+        if unknown:  # before what is missing: a typo is both, and its name is the better clue
+            raise MaVlmInputError(f"{path}: {unknown_keys_error(unknown, required, section)}")
+        missing = sorted(set(required) - set(given))
+        if missing:
+            raise MaVlmInputError(f"{path}: `{section}` lacks {missing}; the keys are {', '.join(required)}")
+    try:
+        typed = build_section(Budget, values, "budget", nested=SECTIONS)
+    except MaVlmInputError as error:
+        raise MaVlmInputError(f"{path}: {error}") from None
     for split in ("train", "heldout"):
-        if set(values["data"][split]) != GENERATE_KEYS:
+        if set(typed.data.__dict__[split]) != GENERATE_KEYS:
             raise MaVlmInputError(f"{path}: `data.{split}` needs exactly {', '.join(sorted(GENERATE_KEYS))}")
-    unknown_sections = set(values) - set(SCHEMA)
-    if unknown_sections:
-        raise MaVlmInputError(f"{path}: unknown sections {sorted(unknown_sections)}")
-    values["name"] = budget if budget in BUDGET_NAMES else path.stem
-    values["path"] = str(path)
-    return values
+    result = asdict(typed)
+    result["name"] = budget if budget in BUDGET_NAMES else path.stem
+    result["path"] = str(path)
+    return result
 
 
 def repo_path(relative: str) -> Path:
-    """A budget's path (recipes/...) resolved against the repository root."""
-    path = Path(relative)
-    return path if path.is_absolute() else REPO_ROOT / path
+    """A path a budget names: a shipped file (recipes/..., examples/...) or the path as given."""
+    return shipped_path(relative)

@@ -14,6 +14,25 @@ from ma_vlm.atomic_io import atomic_path, write_json_atomic, write_text_atomic
 
 HELDOUT_IMAGE = "heldout_0"
 PROMPT_SPEC = "lidar:64"
+SPATIAL_QUESTION = "How far from the camera is the nearest object, in metres?"
+
+
+def export_depth_sources(heldout_dir: Path, teacher_recipe: Path, output: Path, index: int = 0) -> None:
+    """Row `index` of a `ma-vlm data generate` folder as each depth source of the teacher recipe
+    (`data.sources`; "render" is the clean depth) sees it -> OUTPUT (.npz: `image` (H, W, 3)
+    uint8, then one (H, W) metres array per source, 0 = no depth), for the report's figure."""
+    from ma_vlm.data.loading import load_rgbd_dataset
+    from ma_vlm.data.noise import apply_source
+    from ma_vlm.data.schema import decode_record
+    from ma_vlm.pretrain.recipe import load_recipe
+
+    sources = list(load_recipe(teacher_recipe).data.sources)
+    record = decode_record(load_rgbd_dataset(heldout_dir)[index])
+    views = {name: (record["depth"] if name == "render" else apply_source(record, name, seed=0)["depth"])
+             for name in sources}
+    with atomic_path(output) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, image=record["image"], **{name: np.asarray(depth, np.float32)
+                                                              for name, depth in views.items()})
 
 
 def export_heldout_image(heldout_dir: Path, images_dir: Path, index: int = 0) -> None:

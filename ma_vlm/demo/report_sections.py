@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ma_vlm.demo import figures
-from ma_vlm.demo.budget import REPO_ROOT, repo_path
-from ma_vlm.demo.glue import HELDOUT_IMAGE
-from ma_vlm.demo.stages import SPATIAL_QUESTION
+from ma_vlm.demo.glue import HELDOUT_IMAGE, SPATIAL_QUESTION
+from ma_vlm.resources import shipped_path
 
 TOY_NOTE = ("**Every number in this report comes from a toy budget** (`{name}`: {scenes} training scenes at "
             "{side} px, {teacher} teacher steps, tiny models on a CPU). The numbers show that each stage runs "
@@ -83,24 +82,19 @@ def data(report, run_dir, budget, stages) -> None:
     report.text("Held-out scenes use another seed and cameras drawn from a 1,000-model zoo, so evaluation sees "
                 "cameras training did not. Training reads each clean render through noisy-source views "
                 "(`data.sources` of the teacher recipe), mixed with the recipe's weights:")
-    figure = _noisy_sources_figure(run_dir, budget)
+    figure = _noisy_sources_figure(run_dir)
     report.image(figure, "One held-out scene as each depth source of the teacher recipe sees it "
                          "(metres, near = bright, grey = no depth).")
 
 
-def _noisy_sources_figure(run_dir: Path, budget: dict) -> Path | None:
-    import yaml
-
-    from ma_vlm.data.loading import load_rgbd_dataset
-    from ma_vlm.data.noise import apply_source
-    from ma_vlm.data.schema import decode_record
-
-    recipe = yaml.safe_load(repo_path(budget["depth"]["teacher_recipe"]).read_text())
-    sources = list((recipe.get("data") or {}).get("sources") or {"render": 1.0})
-    record = decode_record(load_rgbd_dataset(run_dir / "data" / "heldout")[0])
-    views = {name: (record["depth"] if name == "render" else apply_source(record, name, seed=0)["depth"])
-             for name in sources}
-    return figures.noisy_sources(record["image"], views, run_dir / "figures" / "noisy_sources.png")
+def _noisy_sources_figure(run_dir: Path) -> Path | None:
+    """The data stage's held-out image as each depth source saw it (`glue.export_depth_sources`)."""
+    path = run_dir / "images" / f"{HELDOUT_IMAGE}_sources.npz"
+    if not path.is_file():  # a run folder from before the data stage wrote it
+        return None
+    with np.load(path) as arrays:
+        views = {name: arrays[name] for name in arrays.files if name != "image"}
+        return figures.noisy_sources(arrays["image"], views, run_dir / "figures" / "noisy_sources.png")
 
 
 def pretraining(report, run_dir, budget, stages) -> None:
@@ -173,7 +167,7 @@ def depth_maps(report, run_dir, budget, stages) -> None:
     report.image(figures.depth_and_error(rgb, truth, predictions, run_dir / "figures" / "depth_error.png"),
                  "A rendered held-out image: true depth, predictions on the same colour scale, and their "
                  "absolute relative error (`ma-vlm depth` outputs, metres).")
-    examples = REPO_ROOT / "examples"
+    examples = shipped_path("examples")
     pairs = [(f"{name} (real photo, {dataset})", examples / f"{name}.png", depth / "student" / f"{name}.png")
              for name, dataset in (("nyuv2_0", "NYUv2"), ("kitti_0", "KITTI"))]
     report.image(figures.image_and_depth(pairs, run_dir / "figures" / "real_photos.png"),

@@ -18,9 +18,8 @@ from ma_vlm.demo import glue
 from ma_vlm.demo.budget import repo_path
 from ma_vlm.demo.commands import Command, option_help
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_IMAGES = ("nyuv2_0.png", "kitti_0.png")
-SPATIAL_QUESTION = "How far from the camera is the nearest object, in metres?"
+SOURCES_FILE = f"{glue.HELDOUT_IMAGE}_sources.npz"
 
 
 @dataclass
@@ -66,6 +65,10 @@ def build_data(context: Context) -> list:
         _generate(context.path("data", "heldout"), data["heldout"]),
         Glue("export held-out image 0 with its camera, true depth and a lidar:64 prompt -> images/",
              lambda: glue.export_heldout_image(context.path("data", "heldout"), context.path("images"))),
+        Glue(f"held-out image 0 as each depth source of the teacher recipe sees it -> images/{SOURCES_FILE}",
+             lambda: glue.export_depth_sources(context.path("data", "heldout"),
+                                               repo_path(context.budget["depth"]["teacher_recipe"]),
+                                               context.path("images", SOURCES_FILE))),
     ]
 
 
@@ -126,7 +129,7 @@ def build_depth_eval(context: Context) -> list:
 
 def build_depth_images(context: Context) -> list:
     models, image = _models(context), context.path("images", f"{glue.HELDOUT_IMAGE}.png")
-    examples = [EXAMPLES_DIR / name for name in EXAMPLE_IMAGES]
+    examples = [repo_path(f"examples/{name}") for name in EXAMPLE_IMAGES]
     prompt = context.path("images", f"{glue.HELDOUT_IMAGE}_prompt_{glue.PROMPT_SPEC.replace(':', '')}.npy")
     steps = [
         Command(["depth", image, *examples, "--model", models["student"], "--output", context.path("depth", "student")]),
@@ -187,7 +190,7 @@ def build_spatial_mllm(context: Context) -> list:
                               "--limit", mllm["eval_limit"], "--device", "cpu",
                               "--output", context.path("mllm", f"{name}_scores.json")]))
     steps.append(Command(["chat", "--model", context.path("mllm", "depth_tower", "model"), "--image",
-                          context.path("images", f"{glue.HELDOUT_IMAGE}.png"), SPATIAL_QUESTION],
+                          context.path("images", f"{glue.HELDOUT_IMAGE}.png"), glue.SPATIAL_QUESTION],
                          capture=context.path("mllm", "chat.txt")))
     return steps
 

@@ -108,7 +108,7 @@ def test_budgets_are_checked_and_the_cli_lists_every_stage(tmp_path):
     bad = tmp_path / "bad.yaml"
     tiny_text = open(load_budget("tiny")["path"]).read()
     bad.write_text(tiny_text.replace("teacher_steps: 2", "teacher_stpes: 2"))
-    with pytest.raises(MaVlmInputError, match="teacher_stpes"):
+    with pytest.raises(MaVlmInputError, match=r"teacher_stpes.*did you mean teacher_steps"):
         load_budget(str(bad))
     with pytest.raises(MaVlmInputError, match="--budget huge"):
         load_budget("huge")

@@ -2,11 +2,19 @@
 data and models, one or two optimisation steps), the others say why they did not, and both reports
 hold every section. Then a re-run skips everything and `--from report` redoes only the last stage.
 
-The budget is recipes/demo/tiny.yaml with one change: the MLLM stage trains the random 2-layer
-Llama of the tests (SmolLM2's tokenizer) instead of SmolLM2-135M, which would load three times."""
+The demo runs from an installed copy of the package (built like a wheel, in another working
+folder), so it needs nothing of the checkout: its budgets, recipes and example photos come as
+package data. The budget is recipes/demo/tiny.yaml with one change: the MLLM stage trains the
+random 2-layer Llama of the tests (SmolLM2's tokenizer) instead of SmolLM2-135M, which would load
+three times."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,10 +40,46 @@ def budget(tmp_path_factory, tiny_llm_folder):
     return str(folder / "tiny_test.yaml")
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, budget):
+def installed(tmp_path_factory):
+    """`uv pip install --no-deps --target DIR .`: the package as a wheel installs it, outside the checkout."""
+    uv = shutil.which("uv") or shutil.which("uv", path=os.path.dirname(sys.executable))
+    if uv is None:
+        pytest.fail("the installed-package demo test needs uv (make setup installs it)")
+    target = tmp_path_factory.mktemp("site")
+    build = subprocess.run([uv, "pip", "install", "--quiet", "--no-deps", "--python", sys.executable, "--target",
+                            str(target), str(REPO)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return target
+
+
+def run_installed(installed, cwd, *argv):
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    code = "import sys; from ma_vlm.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=1200)
+
+
+def test_the_installed_package_ships_its_budgets_recipes_and_photos(installed, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    probe = ("import ma_vlm, ma_vlm.demo.budget as b, ma_vlm.demo.stages as s; print(ma_vlm.__file__); "
+             "print(b.load_budget('tiny')['path']); print(b.repo_path('recipes/mllm_lora_tiny.yaml')); "
+             "print(b.repo_path('examples/nyuv2_0.png'))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    paths = result.stdout.split()
+    assert all(path.startswith(str(installed)) and Path(path).is_file() for path in paths), paths
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, budget, installed):
     folder = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--budget", budget, "--output", str(folder)]) == 0
+    elsewhere = tmp_path_factory.mktemp("elsewhere")  # not the checkout: nothing may be found through it
+    result = run_installed(installed, elsewhere, "demo", "--budget", budget, "--output", str(folder))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return folder
 
 
