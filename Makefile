@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
 EXTRAS := dev,llm,data,vla,eval
 
-.PHONY: setup test demo pretrain-small clean-venv
+.PHONY: setup test demo pretrain-small eval-pretrain-small clean-venv
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ demo: setup
 # Teacher + student of the CPU-sized pretrained tower (README: what it gives, how long it takes)
 pretrain-small: setup
 	bash scripts/pretrain_small.sh
+
+# Held-out scores of the pretrain-small models beside interpolation and the median oracle
+eval-pretrain-small: setup
+	bash scripts/eval_pretrain_small.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,18 +29,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from official_reference import OfficialStudentDepthMap, make_official_state_dict  # noqa: E402
-
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config  # noqa: E402
-from ma_vlm.encoders.convert_official import convert_state_dict, load_converted  # noqa: E402
-from ma_vlm.runtime import cpu_bf16_support  # noqa: E402
+from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
+from ma_vlm.encoders.convert_official import convert_state_dict, load_converted
+from ma_vlm.runtime import cpu_bf16_support
+from ma_vlm.testing.official_reference import OfficialStudentDepthMap, make_official_state_dict
 
 PARITY_TOLERANCE = 1e-4  # relative, as tests/encoders/test_official_parity.py
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from official_reference import make_official_state_dict
 
 from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, preset_config
+from ma_vlm.testing.official_reference import make_official_state_dict
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from official_reference import OfficialStudentDepthMap
 from PIL import Image
 
 from ma_vlm.cli import main
 from ma_vlm.encoders import MetricAnythingForDepthEstimation
 from ma_vlm.encoders.convert_official import convert_state_dict, infer_config, load_converted
+from ma_vlm.testing.official_reference import OfficialStudentDepthMap
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import pytest
 import torch
-from pointmap_reference import make_pointmap_checkpoint
 
 from ma_vlm.cli import main
+from ma_vlm.testing.pointmap_reference import make_pointmap_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,12 @@
 import numpy as np
 import pytest
 import torch
-from pointmap_reference import ReferencePointMap, make_pointmap_checkpoint
 from transformers import AutoModel
 
 from ma_vlm.cli import main
 from ma_vlm.encoders import MetricAnythingPointMapImageProcessor
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.testing.pointmap_reference import ReferencePointMap, make_pointmap_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def nan_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def official_checkpoint(tmp_path_factory):
-    from official_reference import make_official_state_dict
+    from ma_vlm.testing.official_reference import make_official_state_dict
 
     path = tmp_path_factory.mktemp("official") / "student_depthmap.pt"
     torch.save(make_official_state_dict(seed=0), path)
@@ -40,7 +40,7 @@ def official_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def official_pointmap_checkpoint(tmp_path_factory):
-    from pointmap_reference import make_pointmap_checkpoint
+    from ma_vlm.testing.pointmap_reference import make_pointmap_checkpoint
 
     path = tmp_path_factory.mktemp("official_pointmap") / "student_pointmap.pt"
     torch.save(make_pointmap_checkpoint(seed=0), path)

@@ -7,7 +7,7 @@ output) and scored on its test split with the VSI-style scorer, per question typ
   noimage  (d) no image at all, in training and at test time (what language priors give)
 Each variant runs with every seed (seeds the projector/tower init and the data order).
 
-    python scripts/mllm_claim_c.py --recipe recipes/mllm_lora_tiny.yaml \\
+    python experiments/mllm_claim_c.py --recipe recipes/mllm_lora_tiny.yaml \\
         --llava runs/ss/llava/train.jsonl --synthspatial runs/ss/synthspatial \\
         --tower runs/student_small/model --variants depth random noimage --seeds 0 1 --output runs/claim_c
 

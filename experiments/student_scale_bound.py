@@ -7,7 +7,7 @@
   tabletops apart perfectly, but knew nothing more about scale, could reach with this shape;
 - the median oracle (each image's true median depth everywhere).
 
-    python scripts/student_scale_bound.py --model outputs/pretrain-small/student/model \
+    python experiments/student_scale_bound.py --model outputs/pretrain-small/student/model \
         --train outputs/pretrain-small/data --heldout outputs/pretrain-small/heldout
 
 The layout is the last part of a generated scene_id (`s1000-00000000-tabletop`).

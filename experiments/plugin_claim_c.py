@@ -9,8 +9,8 @@ same steps, both trained on SynthSpatial's train split (LoRA r=8 on q/v + the LL
               layers train as well.
 Both are scored on the test split with the VSI-style scorer (`ma_vlm.benchmarks.spatial.scoring.score_items`).
 
-    python scripts/plugin_claim_c.py --output runs/plugin_claim_c            # makes its data first
-    python scripts/plugin_claim_c.py --synthspatial DIR --output OUT --steps 60 --seeds 0 1
+    python experiments/plugin_claim_c.py --output runs/plugin_claim_c            # makes its data first
+    python experiments/plugin_claim_c.py --synthspatial DIR --output OUT --steps 60 --seeds 0 1
 
 Seen on the shared 2-core CPU (load ~13): 60-110 s per training step (SmolLM2-135M, batch 2) and
 ~70 s per batch of 8 answers, so `--steps 12 --batch-size 2` with all 57 test questions takes ~27 min
@@ -47,6 +47,7 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--eval-limit", type=int, default=None, help="score at most this many test questions")
     parser.add_argument("--arms", nargs="+", default=["baseline", "plugin"])
+    parser.add_argument("--llm", default=None, help="a Transformers LLM folder instead of SmolLM2-135M-Instruct")
     return parser.parse_args(argv)
 
 
@@ -72,14 +73,16 @@ def smollm2_folder() -> str:
     return os.path.dirname(spec.origin)
 
 
-def build_processor_and_llm():
+def build_processor_and_llm(llm_folder: str | None = None):
+    """LLaVA processor + causal LM: SmolLM2-135M-Instruct's GGUF, or `llm_folder` (a Transformers LLM)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPImageProcessor, LlavaProcessor
 
-    folder = smollm2_folder()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF, trust_remote_code=False)
+    folder = llm_folder or smollm2_folder()
+    gguf = {} if llm_folder else {"gguf_file": GGUF}
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False, **gguf)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     tokenizer.pad_token, tokenizer.padding_side = "<|im_end|>", "left"
-    llm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF, dtype=torch.float32, trust_remote_code=False)
+    llm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, trust_remote_code=False, **gguf)
     llm.resize_token_embeddings(len(tokenizer))
     image_processor = CLIPImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=16,
@@ -224,7 +227,7 @@ def main(argv=None) -> int:
     files = {s: os.path.join(data, "data", f"{s}-00000-of-00001.parquet") for s in ("train", "test")}
     dataset = load_dataset("parquet", data_files=files)
     test = dataset["test"] if args.eval_limit is None else dataset["test"].select(range(min(args.eval_limit, len(dataset["test"]))))
-    processor, llm = build_processor_and_llm()
+    processor, llm = build_processor_and_llm(args.llm)
     image_token_id = processor.tokenizer.convert_tokens_to_ids("<image>")
     results = {"train_questions": len(dataset["train"]), "test_questions": len(test), "runs": []}
     for seed in args.seeds:
