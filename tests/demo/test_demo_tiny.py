@@ -49,9 +49,13 @@ def installed(tmp_path_factory):
     uv = shutil.which("uv") or shutil.which("uv", path=os.path.dirname(sys.executable))
     if uv is None:
         pytest.fail("the installed-package demo test needs uv (make setup installs it)")
-    target = tmp_path_factory.mktemp("site")
+    source, target = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("site")
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):  # a copy: the build writes build/
+        shutil.copy(REPO / name, source / name)
+    for name in ("ma_vlm", "recipes", "examples"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run([uv, "pip", "install", "--quiet", "--no-deps", "--python", sys.executable, "--target",
-                            str(target), str(REPO)], capture_output=True, text=True, timeout=600)
+                            str(target), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     return target
 
