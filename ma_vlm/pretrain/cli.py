@@ -55,8 +55,8 @@ def _set_option(parser) -> None:
 
 def _load(args):
     from ma_vlm.inputs import ensure_output_dir
+    from ma_vlm.pretrain.model_factory import check_model_folders
     from ma_vlm.pretrain.recipe import load_recipe, validate_recipe
-    from ma_vlm.pretrain.trainer import check_model_folders
 
     recipe = load_recipe(args.recipe, args.set)
     check_model_folders(recipe.model, getattr(args, "teacher", None))

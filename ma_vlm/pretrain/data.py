@@ -140,3 +140,65 @@ class StreamingTrainingStream(torch.utils.data.IterableDataset):
             if empty:
                 return
             epoch += 1
+
+
+def training_dataset(recipe, output_dir, is_main: bool, accelerator):
+    """The base RGB-D dataset: `data.path`, or `data.generate` rendered once into OUTPUT/data."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from ma_vlm.data.loading import incomplete_reason, load_rgbd_dataset
+    from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.pretrain.recipe import generation_config
+
+    path = recipe.data.path
+    if path is not None and not Path(path).exists():
+        from ma_vlm.inputs import looks_local
+
+        if looks_local(str(path)):
+            raise MaVlmInputError(f"recipe key data.path {path!r} does not exist; give a `ma-vlm data generate` "
+                                  "folder, or remove data.path to render data.generate into OUTPUT/data")
+    if path is None:
+        path = Path(output_dir) / "data"
+        if is_main and (not any(path.glob("data/*.parquet")) or incomplete_reason(path)):
+            from ma_vlm.data.generate import generate_dataset
+
+            config = generation_config(recipe.data.generate)
+            shutil.rmtree(path, ignore_errors=True)  # a half-rendered folder from a killed run (ours)
+            generate_dataset(path, config, workers=int(os.environ.get("MA_VLM_RENDER_WORKERS", "1")))
+        accelerator.wait_for_everyone()
+    return load_rgbd_dataset(path, streaming=recipe.data.streaming)
+
+
+def prompt_sampler(spec: str | None):
+    """The sparse-prompt sampler of a recipe's spec ("default": the paper-style mixture), or None."""
+    from ma_vlm.data.sparse_prompts import default_prompt_mixture, parse_prompt_spec
+
+    if spec is None:
+        return None
+    return default_prompt_mixture() if spec == "default" else parse_prompt_spec(spec)
+
+
+def training_loader(recipe, processor, prompt_spec: str | None, output_dir, accelerator, examples_seen: int,
+                    examples_per_step: int):
+    """The prepared DataLoader of the run, starting at example `examples_seen` (a resumed run
+    continues the uninterrupted stream).
+
+    The loader has its own generator: starting an iterator must not draw from torch's global RNG,
+    which training draws from too (DINOv3's RoPE coordinate rescaling); otherwise a resumed run,
+    whose iterator starts later, would see another RNG stream than the uninterrupted one."""
+    train = recipe.train
+    maker = ExampleMaker(processor, prompt_sampler(prompt_spec))
+    mixture = source_mixture(training_dataset(recipe, output_dir, accelerator.is_main_process, accelerator),
+                             recipe.data.sources, train.seed)
+    if recipe.data.streaming:
+        stream = StreamingTrainingStream(mixture, maker, train.seed, recipe.data.shuffle_buffer, examples_seen)
+        workers = 0  # one process reads the stream in order
+    else:
+        stream = TrainingStream(mixture, maker, train.seed, examples_seen, train.max_steps * examples_per_step)
+        workers = train.num_workers
+    return accelerator.prepare(torch.utils.data.DataLoader(
+        stream, batch_size=train.batch_size, num_workers=workers, drop_last=True,
+        generator=torch.Generator().manual_seed(train.seed)))
+

@@ -11,7 +11,7 @@ def _state(model):
 def test_the_trainer_builds_exactly_what_from_config_builds(tiny_recipe):
     from transformers import AutoModelForDepthEstimation
 
-    from ma_vlm.pretrain.trainer import build_model
+    from ma_vlm.pretrain.model_factory import build_model
 
     torch.manual_seed(0)
     trainer_model = build_model(tiny_recipe.model)

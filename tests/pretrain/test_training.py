@@ -89,8 +89,8 @@ def test_a_loaded_model_can_switch_to_a_log_space_head_and_nothing_else(tmp_path
 
     from ma_vlm.encoders import MetricAnythingForDepthEstimation
     from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.pretrain.model_factory import build_model
     from ma_vlm.pretrain.recipe import ModelRecipe
-    from ma_vlm.pretrain.trainer import build_model
 
     tiny_model_config.use_prompt = False
     torch.manual_seed(0)

@@ -114,8 +114,8 @@ def test_a_killed_render_is_not_extended_by_generate(tmp_path, capsys):
 def test_pretrain_renders_again_over_a_killed_render(tmp_path):
     from accelerate import Accelerator
 
+    from ma_vlm.pretrain.data import training_dataset
     from ma_vlm.pretrain.recipe import recipe_from_dict
-    from ma_vlm.pretrain.trainer import training_dataset
 
     _killed_render(tmp_path / "run" / "data")
     recipe = recipe_from_dict({"data": {"generate": {"scenes": 3, "seed": 0, "camera_models": 4, "max_side": 64,
