@@ -79,3 +79,22 @@ def test_env_without_depth_tells_which_flag_renders_it(build_policy, tmp_path):
             eval_policy(envs["reach-v3"][0], policy, env_pre, env_post, pre, post, n_episodes=1, start_seed=0)
     finally:
         close_envs(envs)
+
+
+def test_env_declares_depth_only_when_asked_and_its_step_names_it_per_camera():
+    from lerobot.configs import FeatureType, PipelineFeatureType, PolicyFeature
+    from lerobot.envs.utils import env_to_policy_features
+
+    from ma_vlm.vla.lerobot_env import MetaWorldDepthStep
+
+    assert env_to_policy_features(_env_config(with_depth=True))["observation.depth.corner4"].shape == (1, 32, 32)
+    assert "observation.depth.corner4" not in env_to_policy_features(_env_config())
+    step = MetaWorldDepthStep(camera="corner4", depth_unit="m")
+    env_features = {PipelineFeatureType.OBSERVATION: {"observation.depth": PolicyFeature(FeatureType.VISUAL, (32, 32, 1))}}
+    assert step.transform_features(env_features)[PipelineFeatureType.OBSERVATION] == {
+        "observation.depth.corner4": PolicyFeature(FeatureType.VISUAL, (1, 32, 32))}
+    depth_m = torch.full((2, 32, 32, 1), 1.5)
+    assert torch.equal(step.observation({"observation.depth": depth_m})["observation.depth.corner4"],
+                       torch.full((2, 1, 32, 32), 1.5))
+    with pytest.raises(MaVlmInputError, match="depth_unit"):
+        _env_config(depth_unit="cm")
