@@ -15,7 +15,7 @@ from transformers.configuration_utils import PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.models.metric_anything.depth_units import INVERSE_DEPTH_CLAMP  # noqa: F401 (defined with its conversions)
-from ma_vlm.registration import register_models
+from ma_vlm.registration import ensure_registered
 
 # The official ViT-H+/16 (the backbone under `encoder.patch_encoder.*` in `student_depthmap.pt`)
 # as Transformers' DINOv3ViTConfig sees it.
@@ -159,7 +159,7 @@ class MetricAnythingConfig(PreTrainedConfig):
                      "level_feature_dims", "level_upsample_steps"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
-        register_models()  # AutoModel* lookups need a config first (ma_vlm.registration says why)
+        ensure_registered(self.model_type)  # AutoModel* lookups need a config first (ma_vlm.registration)
 
     def validate_architecture(self):
         """Checks that the pyramid tiles the input exactly, in token units."""

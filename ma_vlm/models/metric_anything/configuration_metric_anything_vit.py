@@ -5,6 +5,8 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import DINOv3ViTConfig
 
+from ma_vlm.registration import ensure_registered
+
 
 @strict
 class MetricAnythingViTConfig(DINOv3ViTConfig):
@@ -18,3 +20,7 @@ class MetricAnythingViTConfig(DINOv3ViTConfig):
     """
 
     model_type = "metric_anything_vit"
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        ensure_registered(self.model_type)  # AutoConfig knows the type once one exists (ma_vlm.registration)

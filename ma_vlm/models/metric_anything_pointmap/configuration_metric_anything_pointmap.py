@@ -15,7 +15,7 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
-from ma_vlm.registration import register_models
+from ma_vlm.registration import ensure_registered
 
 # DINOv2 ViT-L/14 as MoGe builds it (dinov2_vitl14: 518 px, layer scale 1.0, no registers).
 OFFICIAL_POINTMAP_BACKBONE = dict(
@@ -111,7 +111,7 @@ class MetricAnythingPointMapConfig(PreTrainedConfig):
                      "num_tokens_range"):
             setattr(self, name, list(getattr(self, name)))
         super().__post_init__(**kwargs)
-        register_models()  # AutoModel* lookups need a config first (ma_vlm.registration says why)
+        ensure_registered(self.model_type)  # AutoModel* lookups need a config first (ma_vlm.registration)
 
     def validate_architecture(self):
         """Checks level counts, names and layer indices, with the fix in the message."""
