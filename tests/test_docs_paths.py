@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_LEVEL_FOLDERS = {"ma_vlm", "recipes", "docs", "eval", "examples", "perf", "scripts", "plugins", "tests", ".ci"}
+TOP_LEVEL_FOLDERS = {"ma_vlm", "recipes", "docs", "eval", "examples", "perf", "scripts", "experiments", "plugins", "tests",
+                     ".ci"}
 TOP_LEVEL_FILES = {"Makefile", "pyproject.toml", "README.md"}
 README_MAX_LINES = 300
 
