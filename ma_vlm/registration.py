@@ -29,22 +29,28 @@ _AUTO = "transformers.models.auto."
 
 
 def _register_config(auto) -> None:
-    from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
-    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
+    from ma_vlm.models.metric_anything.configuration_metric_anything import MetricAnythingConfig
+    from ma_vlm.models.metric_anything_pointmap.configuration_metric_anything_pointmap import (
+        MetricAnythingPointMapConfig,
+    )
 
     auto.AutoConfig.register(MetricAnythingConfig.model_type, MetricAnythingConfig, exist_ok=True)
     auto.AutoConfig.register(MetricAnythingPointMapConfig.model_type, MetricAnythingPointMapConfig, exist_ok=True)
 
 
 def _register_image_processor(auto) -> None:
-    from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
-    from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
+    from ma_vlm.models.metric_anything.configuration_metric_anything import MetricAnythingConfig
+    from ma_vlm.models.metric_anything.image_processing_metric_anything import MetricAnythingImageProcessor
 
     auto.AutoImageProcessor.register(
         MetricAnythingConfig, image_processor_classes={"pil": MetricAnythingImageProcessor}, exist_ok=True
     )
-    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
-    from ma_vlm.encoders.image_processing_metric_anything_pointmap import MetricAnythingPointMapImageProcessor
+    from ma_vlm.models.metric_anything_pointmap.configuration_metric_anything_pointmap import (
+        MetricAnythingPointMapConfig,
+    )
+    from ma_vlm.models.metric_anything_pointmap.image_processing_metric_anything_pointmap import (
+        MetricAnythingPointMapImageProcessor,
+    )
 
     auto.AutoImageProcessor.register(MetricAnythingPointMapConfig,
                                      image_processor_classes={"pil": MetricAnythingPointMapImageProcessor},
@@ -68,15 +74,22 @@ def register_models() -> None:
     _models_registered = True
     from transformers import AutoConfig, AutoModel, AutoModelForDepthEstimation
 
-    from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig
-    from ma_vlm.encoders.configuration_metric_anything_vit import MetricAnythingViTConfig
-    from ma_vlm.encoders.modeling_metric_anything import MetricAnythingForDepthEstimation, MetricAnythingModel
+    from ma_vlm.models.metric_anything.configuration_metric_anything import MetricAnythingConfig
+    from ma_vlm.models.metric_anything.configuration_metric_anything_vit import MetricAnythingViTConfig
+    from ma_vlm.models.metric_anything.modeling_metric_anything import (
+        MetricAnythingForDepthEstimation,
+        MetricAnythingModel,
+    )
 
     AutoConfig.register(MetricAnythingViTConfig.model_type, MetricAnythingViTConfig, exist_ok=True)
     AutoModel.register(MetricAnythingConfig, MetricAnythingModel, exist_ok=True)
     AutoModelForDepthEstimation.register(MetricAnythingConfig, MetricAnythingForDepthEstimation, exist_ok=True)
-    from ma_vlm.encoders.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
-    from ma_vlm.encoders.modeling_metric_anything_pointmap import MetricAnythingForPointMapEstimation
+    from ma_vlm.models.metric_anything_pointmap.configuration_metric_anything_pointmap import (
+        MetricAnythingPointMapConfig,
+    )
+    from ma_vlm.models.metric_anything_pointmap.modeling_metric_anything_pointmap import (
+        MetricAnythingForPointMapEstimation,
+    )
 
     AutoModel.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation, exist_ok=True)
     AutoModelForDepthEstimation.register(MetricAnythingPointMapConfig, MetricAnythingForPointMapEstimation,
@@ -99,10 +112,10 @@ def register_mllm() -> None:
     _mllm_registered = True
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoProcessor
 
-    from ma_vlm.encoders.image_processing_metric_anything import MetricAnythingImageProcessor
     from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
     from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration
     from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor
+    from ma_vlm.models.metric_anything.image_processing_metric_anything import MetricAnythingImageProcessor
 
     AutoConfig.register(SpatialLlavaConfig.model_type, SpatialLlavaConfig, exist_ok=True)
     AutoModelForImageTextToText.register(SpatialLlavaConfig, SpatialLlavaForConditionalGeneration, exist_ok=True)

@@ -6,7 +6,7 @@ import sys
 
 def test_building_the_parser_imports_neither_torch_nor_transformers():
     code = ("import sys; from ma_vlm.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in ('torch', 'transformers', 'ma_vlm.encoders.modeling_metric_anything') "
+            "print(sorted(m for m in ('torch', 'transformers', 'ma_vlm.models.metric_anything.modeling_metric_anything') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -65,7 +65,7 @@ def test_a_run_leaves_random_state_threads_dtype_environment_and_accelerate_as_i
 
 
 def test_inference_heap_tuning_is_off_inside_a_run(monkeypatch):
-    from ma_vlm.encoders import cpu_heap
+    from ma_vlm.models import cpu_heap
 
     calls = []
     monkeypatch.setattr(cpu_heap, "_set", lambda libc, mmap, trim: calls.append((mmap, trim)))
