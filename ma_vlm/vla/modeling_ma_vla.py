@@ -7,9 +7,10 @@ policy (`forward` = training loss, `predict_action_chunk`, `select_action` from 
 
 Data flows one way: images -> tower tokens -> context -> action expert; the depth head only
 reads the context at the visual tokens and only during training.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: LeRobot's factory reads the real config class from
+`inspect.signature(MAVLAPolicy.__init__)`'s `config` annotation.
+"""
 
 import math
 from collections import deque
@@ -25,6 +26,7 @@ from ma_vlm.vla.configuration_ma_vla import MAVLAConfig
 from ma_vlm.vla.features import (
     ACTION_KEY,
     ACTION_PAD_KEY,
+    DEPTH_PREFIX,
     INTRINSICS_INFO_KEY,
     LANGUAGE_MASK_KEY,
     LANGUAGE_TOKENS_KEY,
@@ -163,9 +165,9 @@ class MAVLAPolicy(PreTrainedPolicy):
 
     def __init__(self, config: MAVLAConfig, dataset_meta=None, **kwargs):
         super().__init__(config)
-        config.validate_features()
         if dataset_meta is not None:
             config.camera_intrinsics = intrinsics_from_features(dataset_meta.features) or config.camera_intrinsics
+        config.validate_features()  # may turn distillation off (one logged line) on an RGB-only dataset
         self.config = config
         self.cameras = config.camera_names
         state_dim = config.robot_state_feature.shape[-1]
@@ -251,9 +253,11 @@ class MAVLAPolicy(PreTrainedPolicy):
             needed.append(ACTION_KEY)
         missing = [key for key in needed if key not in batch]
         if missing:
+            depth_hint = ("; under lerobot-eval --env.type=ma_metaworld pass --env.with_depth=true"
+                          if any(key.startswith(DEPTH_PREFIX) for key in missing) else "")
             raise MaVlmInputError(
                 f"the batch lacks {missing}; run it through make_ma_vla_pre_post_processors' preprocessor "
-                f"(it tokenises `task`) and feed the features the config names (has: {sorted(batch)})"
+                f"(it tokenises `task`) and feed the features the config names (has: {sorted(batch)}){depth_hint}"
             )
 
     def _images(self, batch: dict, camera: str) -> Tensor:

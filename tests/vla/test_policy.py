@@ -91,7 +91,7 @@ def test_bad_config_fails_at_construction(build_policy, overrides, message):
         build_policy(**overrides)
 
 
-def test_dataset_without_state_or_depth_fails_at_construction(tiny_config):
+def test_dataset_without_state_or_depth_input_fails_at_construction(tiny_config):
     from lerobot.configs import FeatureType, PolicyFeature
 
     from ma_vlm.vla.modeling_ma_vla import MAVLAPolicy
@@ -102,9 +102,12 @@ def test_dataset_without_state_or_depth_fails_at_construction(tiny_config):
     with pytest.raises(MaVlmInputError, match="observation.state"):
         MAVLAPolicy(no_state)
     state = {"observation.state": PolicyFeature(type=FeatureType.STATE, shape=(4,))}
-    no_depth = tiny_config(input_features={"observation.images.corner4": image, **state}, output_features=action)
+    rgb_only = {"observation.images.corner4": image, **state}
     with pytest.raises(MaVlmInputError, match="observation.depth.corner4"):
-        MAVLAPolicy(no_depth)
+        MAVLAPolicy(tiny_config(input_features=rgb_only, output_features=action, depth_input=True))
+    teacher_without_intrinsics = tiny_config(input_features=rgb_only, output_features=action, depth_teacher_path="t")
+    with pytest.raises(MaVlmInputError, match="camera_intrinsics"):
+        MAVLAPolicy(teacher_without_intrinsics)
 
 
 def test_batch_without_the_instruction_tokens_fails_clearly(build_policy, demo_root):
