@@ -3,6 +3,7 @@ in MetaWorld (default) or PushT (`--env pusht`, one fixed task: no --tasks).
 
     ma-vlm vla demos --tasks reach-v3,push-v3,pick-place-v3 --episodes N --root DIR
     ma-vlm vla demos --env pusht --episodes N --root DIR
+    ma-vlm vla demos --tasks ... --episodes N --root DIR --no-depth   # for LeRobot's ACT/Diffusion/VQBeT
     ma-vlm vla eval --policy RUN/checkpoints/last/pretrained_model --tasks ... --episodes N --output DIR
     ma-vlm vla eval --env pusht --policy ... --episodes N --output DIR
     ma-vlm vla table --run NAME=DIR [--run ...] --output table.md
@@ -39,6 +40,9 @@ def register(subparsers) -> None:
     demos.add_argument("--camera", help="camera; " + DEFAULTS_HELP.format("metaworld: corner4, pusht: top"))
     demos.add_argument("--max-steps", type=int, help="steps per episode at most; " + DEFAULTS_HELP.format("metaworld: 200, pusht: 300"))
     demos.add_argument("--repo-id", help="dataset repo id (lerobot-train --dataset.repo_id); None = local/<env>_ma_vla")
+    demos.add_argument("--no-depth", dest="with_depth", action="store_false",
+                       help="record no observation.depth.<camera> (LeRobot's stock ACT/Diffusion/VQBeT take RGB only; "
+                            "ma_vla then trains without depth distillation)")
     demos.set_defaults(func=_demos)
 
     evaluate = commands.add_parser("eval", help="success rate per task, latency and GIFs of a trained policy",
@@ -68,7 +72,8 @@ def _demos(args) -> int:
                               "least 8 px and at least 1 step")
 
     root = record_demos(args.tasks, args.episodes, args.root, image_size=args.image_size, camera=args.camera,
-                        max_episode_steps=args.max_steps, repo_id=args.repo_id, env=args.env)
+                        max_episode_steps=args.max_steps, repo_id=args.repo_id, env=args.env,
+                        with_depth=args.with_depth)
     print(f"dataset: {root}")
     return 0
 

@@ -433,6 +433,11 @@ CASES = [
          lambda w: ["vla", "demos", "--env", "pusht", "--tasks", "reach-v3", "--episodes", "1", "--root", "d"], "--tasks"),
     Case("vla demos", "MetaWorld without tasks",
          lambda w: ["vla", "demos", "--episodes", "1", "--root", "d"], "--tasks"),
+    Case("vla demos", "--no-depth resuming a dataset recorded with depth",
+         lambda w: ["vla", "demos", "--tasks", "reach-v3", "--episodes", "1", "--no-depth", "--root", str(Path(w.file(
+             "mw/meta/ma_vlm_demos.json", json.dumps({"env": "metaworld", "tasks": ["reach-v3"], "episodes": 1,
+                                                      "image_size": 96, "camera": "corner4"}))).parents[1])],
+         "--no-depth"),
     Case("vla eval", "tasks given to the one-task PushT",
          lambda w: ["vla", "eval", "--env", "pusht", "--policy", "p", "--tasks", "reach-v3", "--output", "e"], "--tasks"),
     Case("vla eval", "mistyped local policy",
