@@ -115,7 +115,7 @@ class MemoisedTower(torch.nn.Module):
         self.cache: dict[str, tuple] = {}
 
     def forward(self, pixel_values, intrinsics, return_dict=True):
-        from ma_vlm.encoders import MetricAnythingDepthEstimatorOutput
+        from ma_vlm.models.metric_anything import MetricAnythingDepthEstimatorOutput
 
         fields = ("last_hidden_state", "predicted_depth", "token_depth", "token_points", "intrinsics")
         keys = [hashlib.sha1(p.detach().cpu().numpy().tobytes() + k.detach().cpu().numpy().tobytes()).hexdigest()
@@ -131,8 +131,11 @@ class MemoisedTower(torch.nn.Module):
 
 
 def build_depth_model(path):
-    import ma_vlm.encoders  # noqa: F401
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, preset_config
+    from ma_vlm.models.metric_anything import (
+        MetricAnythingForDepthEstimation,
+        MetricAnythingImageProcessor,
+        preset_config,
+    )
 
     if path:
         from transformers import AutoModelForDepthEstimation

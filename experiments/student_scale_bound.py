@@ -23,9 +23,9 @@ from ma_vlm.benchmarks.depth.baselines import MedianOracle
 from ma_vlm.benchmarks.depth.metrics import depth_metrics
 from ma_vlm.data.loading import load_rgbd_dataset
 from ma_vlm.data.schema import decode_record
-from ma_vlm.encoders import MetricAnythingImageProcessor
-from ma_vlm.encoders.inference import load_depth_model, predict_metric_depth
+from ma_vlm.depth.inference import load_depth_model, predict_metric_depth
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
 
 
 def records(folder: str, renders_only: bool = False):

@@ -18,7 +18,7 @@ from ma_vlm.errors import MaVlmInputError
 
 # Top-level commands (``ma-vlm convert``, ``ma-vlm depth``, ``ma-vlm pretrain`` ...).
 COMMAND_MODULES = [
-    "ma_vlm.encoders.cli",
+    "ma_vlm.depth.cli",
     "ma_vlm.data.cli",
     "ma_vlm.pretrain.cli",
     "ma_vlm.pointmap.cli",

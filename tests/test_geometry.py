@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ma_vlm.encoders import MetricAnythingImageProcessor
-from ma_vlm.encoders.depth_units import canonical_to_depth, depth_to_canonical
 from ma_vlm.geometry import Intrinsics, backproject, scale_intrinsics
+from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
+from ma_vlm.models.metric_anything.depth_units import canonical_to_depth, depth_to_canonical
 
 # The plane n . X = d seen by a non-square, off-centre camera of a 64 x 48 image.
 NORMAL, OFFSET = torch.tensor([0.2, -0.3, 1.0], dtype=torch.float64), 2.5

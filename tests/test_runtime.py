@@ -53,7 +53,7 @@ def test_a_run_leaves_random_state_threads_dtype_environment_and_accelerate_as_i
     random.seed(1), np.random.seed(1), torch.manual_seed(1)
     with isolated_run():
         torch.manual_seed(123), np.random.seed(123), random.seed(123)
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads + 1)  # a count the run must not leave behind
         torch.set_default_dtype(torch.float64)
         os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16"
         Accelerator(mixed_precision="bf16", cpu=True)
@@ -65,7 +65,7 @@ def test_a_run_leaves_random_state_threads_dtype_environment_and_accelerate_as_i
 
 
 def test_inference_heap_tuning_is_off_inside_a_run(monkeypatch):
-    from ma_vlm.encoders import cpu_heap
+    from ma_vlm.models import cpu_heap
 
     calls = []
     monkeypatch.setattr(cpu_heap, "_set", lambda libc, mmap, trim: calls.append((mmap, trim)))

@@ -93,7 +93,7 @@ def save_untrained_copy(model_dir: Path, output: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForDepthEstimation
 
-    import ma_vlm.encoders  # noqa: F401  registers the Auto classes
+    import ma_vlm  # noqa: F401  registers the Auto classes
 
     torch.manual_seed(0)
     model = AutoModelForDepthEstimation.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))

@@ -2,48 +2,28 @@
 
 The first use of any name below (or `ma_vlm.mllm.register()`) registers `spatial_llava` with
 AutoConfig, AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor
-(`ma_vlm.registration.register_mllm` says why not at `import ma_vlm`), so saved folders load with
+(`ma_vlm.registration` says why not at `import ma_vlm`), so saved folders load with
 `AutoModelForImageTextToText.from_pretrained(folder)` / `AutoProcessor.from_pretrained(folder)`,
 without trust_remote_code. Nothing heavy runs at import, so `ma-vlm --help` (which imports
 `ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
 assemble one, `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
 """
 
-from importlib import import_module
-
-_LAZY = {
-    "SMOLLM2_GGUF": "ma_vlm.mllm.build",
-    "build_spatial_mllm": "ma_vlm.mllm.build",
-    "load_causal_lm": "ma_vlm.mllm.build",
-    "load_tower": "ma_vlm.mllm.build",
-    "smollm2_folder": "ma_vlm.mllm.build",
-    "SpatialLlavaConfig": "ma_vlm.mllm.configuration_spatial_llava",
-    "STAGES": "ma_vlm.mllm.lora",
-    "LoraSettings": "ma_vlm.mllm.lora",
-    "apply_stage": "ma_vlm.mllm.lora",
-    "load_spatial_mllm": "ma_vlm.mllm.lora",
-    "SpatialLlavaForConditionalGeneration": "ma_vlm.mllm.modeling_spatial_llava",
-    "SpatialLlavaModel": "ma_vlm.mllm.modeling_spatial_llava",
-    "SpatialLlavaProcessor": "ma_vlm.mllm.processing_spatial_llava",
-    "PROJECTOR_TYPES": "ma_vlm.mllm.projector",
-    "build_projector": "ma_vlm.mllm.projector",
-    "projected_token_count": "ma_vlm.mllm.projector",
-}
-
-__all__ = ["register", *_LAZY]
+from ma_vlm.lazy import lazy_exports
+from ma_vlm.registration import ensure_registered
 
 
 def register() -> None:
     """Register `spatial_llava` with the Auto classes (idempotent)."""
-    from ma_vlm.registration import register_mllm
-
-    register_mllm()
+    ensure_registered("spatial_llava")
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        register()
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ma_vlm.mllm' has no attribute {name!r}")
+__getattr__, _lazy_names = lazy_exports(__name__, {
+    ".build": ["SMOLLM2_GGUF", "build_spatial_mllm", "load_causal_lm", "load_tower", "smollm2_folder"],
+    ".configuration_spatial_llava": ["SpatialLlavaConfig"],
+    ".lora": ["STAGES", "LoraSettings", "apply_stage", "load_spatial_mllm"],
+    ".modeling_spatial_llava": ["SpatialLlavaForConditionalGeneration", "SpatialLlavaModel"],
+    ".processing_spatial_llava": ["SpatialLlavaProcessor"],
+    ".projector": ["PROJECTOR_TYPES", "build_projector", "projected_token_count"],
+}, before_first_use=register)
+__all__ = ["register", *_lazy_names]

@@ -80,8 +80,7 @@ def load_tower(name_or_path: str | None, preset: str = "small"):
 
     import torch
 
-    import ma_vlm.encoders  # noqa: F401  (registers the Auto classes)
-    from ma_vlm.encoders import MetricAnythingConfig, MetricAnythingModel, preset_config
+    from ma_vlm.models.metric_anything import MetricAnythingConfig, MetricAnythingModel, preset_config
 
     if name_or_path is None:
         if (Path(preset) / "config.json").is_file():
@@ -108,10 +107,10 @@ def build_spatial_mllm(llm, tower, tokenizer, projector_type: str = "mlp", token
     llm: an `AutoModelForCausalLM` model with `.model` (the decoder) and `.lm_head`;
     tower: a `MetricAnythingModel`; tokenizer: the LLM's (the image token is added to it).
     """
-    from ma_vlm.encoders import MetricAnythingImageProcessor
     from ma_vlm.mllm.configuration_spatial_llava import SpatialLlavaConfig
     from ma_vlm.mllm.modeling_spatial_llava import SpatialLlavaForConditionalGeneration
     from ma_vlm.mllm.processing_spatial_llava import SpatialLlavaProcessor, multimodal_chat_template
+    from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
 
     _checked_tower_tokens(tower)
     if IMAGE_TOKEN not in tokenizer.get_vocab():

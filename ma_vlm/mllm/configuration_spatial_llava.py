@@ -7,7 +7,7 @@ from transformers import LlavaConfig
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.mllm.projector import PROJECTOR_TYPES, projected_token_count
-from ma_vlm.registration import register_mllm
+from ma_vlm.registration import ensure_registered
 
 
 def check_vision_pyramid_level(level, vision_feature_layer) -> None:
@@ -44,7 +44,7 @@ class SpatialLlavaConfig(LlavaConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        register_mllm()  # AutoModel*/AutoProcessor lookups need a config first (ma_vlm.registration says why)
+        ensure_registered(self.model_type)  # AutoModel* lookups need a config first (ma_vlm.registration)
         if self.projector_type not in PROJECTOR_TYPES:
             raise ValueError(f"projector_type {self.projector_type!r} is not supported; use one of {PROJECTOR_TYPES}")
         check_vision_pyramid_level(self.vision_pyramid_level, self.vision_feature_layer)

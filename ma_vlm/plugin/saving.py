@@ -49,7 +49,7 @@ def load_depth_prior(path: str, model=None, **from_pretrained_kwargs):
     from safetensors.torch import load_file
     from transformers import AutoModelForDepthEstimation
 
-    from ma_vlm import encoders  # noqa: F401  registers metric_anything with the Auto classes
+    import ma_vlm  # noqa: F401  registers metric_anything with the Auto classes
     from ma_vlm.plugin.configuration_depth_prior import DepthPriorConfig
     from ma_vlm.plugin.modeling_depth_prior import add_depth_prior
 

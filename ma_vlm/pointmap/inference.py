@@ -39,8 +39,11 @@ class PointMapEstimator:
                  num_tokens: int | None = None, camera_solver: str | None = None):
         import torch
 
-        from ma_vlm.encoders import MetricAnythingForPointMapEstimation, MetricAnythingPointMapImageProcessor
         from ma_vlm.model_folders import POINTMAP_MODEL, check_model_folder, load_failure
+        from ma_vlm.models.metric_anything_pointmap import (
+            MetricAnythingForPointMapEstimation,
+            MetricAnythingPointMapImageProcessor,
+        )
 
         check_model_folder(model, "--model", POINTMAP_MODEL, hub=False)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

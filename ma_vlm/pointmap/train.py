@@ -104,7 +104,7 @@ def train_pointmap(data: str, output_dir: str, preset: str = "small", max_steps:
 def _train_pointmap(data, output_dir, preset, max_steps, learning_rate, gradient_accumulation_steps, num_tokens,
                     seed, max_minutes):
     from ma_vlm.data.loading import load_rgbd_dataset
-    from ma_vlm.encoders import (
+    from ma_vlm.models.metric_anything_pointmap import (
         MetricAnythingForPointMapEstimation,
         MetricAnythingPointMapImageProcessor,
         pointmap_preset_config,

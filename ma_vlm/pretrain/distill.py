@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import torch
 
-from ma_vlm.encoders.depth_units import inverse_depth_to_depth
+from ma_vlm.models.metric_anything.depth_units import inverse_depth_to_depth
 
 
 def teacher_depth(teacher, batch: dict) -> torch.Tensor:

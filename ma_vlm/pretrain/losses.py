@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ma_vlm.encoders.depth_units import inverse_depth_to_depth
+from ma_vlm.models.metric_anything.depth_units import inverse_depth_to_depth
 
 
 def log_residual(inverse_depth: torch.Tensor, depth_m: torch.Tensor, valid_mask: torch.Tensor):

@@ -25,8 +25,8 @@ def check_model_folders(model_recipe: ModelRecipe, teacher_dir: str | None = Non
 def build_model(model_recipe: ModelRecipe, teacher_dir: str | None = None):
     """A `MetricAnythingForDepthEstimation` from a preset (+ overrides), a model folder
     (`init_from`; "teacher" = the distillation teacher's folder), and/or DINOv3 backbone weights."""
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
-    from ma_vlm.encoders.presets import PRESETS
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, preset_config
+    from ma_vlm.models.metric_anything.presets import PRESETS
 
     init_from = teacher_dir if model_recipe.init_from == "teacher" else model_recipe.init_from
     check_config_overrides(model_recipe.overrides)
@@ -78,8 +78,8 @@ def switch_head_activation(model, head_activation: str) -> None:
     """Gives a loaded model another final activation ("relu" / "exp"): every layer keeps its
     weights except the head's last conv, which starts again from a constant prediction (the
     config's `head_init_canonical_inverse_depth`), as a fresh model's does."""
-    from ma_vlm.encoders.decoder_metric_anything import head_activation_module
-    from ma_vlm.encoders.modeling_metric_anything import head_output_bias
+    from ma_vlm.models.metric_anything.decoder import head_activation_module
+    from ma_vlm.models.metric_anything.modeling_metric_anything import head_output_bias
 
     activation = head_activation_module(head_activation)  # checks the name before anything changes
     model.config.head_activation = head_activation
@@ -96,7 +96,10 @@ def check_config_overrides(overrides: dict) -> None:
     import difflib
     from dataclasses import fields
 
-    from ma_vlm.encoders.configuration_metric_anything import MetricAnythingConfig, MetricAnythingViTConfig
+    from ma_vlm.models.metric_anything.configuration_metric_anything import (
+        MetricAnythingConfig,
+        MetricAnythingViTConfig,
+    )
 
     def check(values: dict, config_class, where: str) -> None:
         known = {f.name for f in fields(config_class)} | {"model_type"}

@@ -16,7 +16,7 @@ from ma_vlm.recipes import apply_overrides, build_section, check_ranges, read_ya
 
 @dataclass
 class ModelRecipe:
-    """preset: `ma_vlm.encoders.presets` name; overrides: config fields (a `backbone_config`
+    """preset: `ma_vlm.models.metric_anything.presets` name; overrides: config fields (a `backbone_config`
     dict merges into the preset's); init_from: a model folder (converted student or teacher,
     loaded with this recipe's `use_prompt`) or None; backbone_from: a Transformers DINOv3 folder
     or Hub id whose ViT weights initialise the backbone (ignored with init_from).

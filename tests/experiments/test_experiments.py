@@ -58,8 +58,12 @@ def test_plugin_claim_c_trains_both_arms(synthspatial, tiny_llm_folder, tmp_path
 def test_student_scale_bound_prints_its_table(two_scene_dataset, tmp_path, monkeypatch, capsys):
     import torch
 
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, preset_config
-    from ma_vlm.encoders.presets import PRESETS
+    from ma_vlm.models.metric_anything import (
+        MetricAnythingForDepthEstimation,
+        MetricAnythingImageProcessor,
+        preset_config,
+    )
+    from ma_vlm.models.metric_anything.presets import PRESETS
 
     backbone = {**PRESETS["tiny"]["backbone_config"], "image_size": 64}
     torch.manual_seed(0)

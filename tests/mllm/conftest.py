@@ -11,8 +11,8 @@ def build_tiny(smollm2_tokenizer_folder):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from ma_vlm.encoders import MetricAnythingModel, preset_config
     from ma_vlm.mllm import build_spatial_mllm
+    from ma_vlm.models.metric_anything import MetricAnythingModel, preset_config
 
     def build(projector_type="mlp", token_reduction=1, seed=0, **options):
         tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_folder)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ma_vlm.encoders import MetricAnythingImageProcessor
+from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
 from ma_vlm.plugin import depth_prior_inputs
 from ma_vlm.plugin.layers import GatedCrossAttention, PositionEncoding3D, resample_grid
 from ma_vlm.plugin.tower import backproject_tokens

@@ -14,8 +14,7 @@ from transformers import (
     Qwen2VLForConditionalGeneration,
 )
 
-import ma_vlm.encoders  # noqa: F401
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, preset_config
+from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, preset_config
 
 IMAGE_TOKEN_ID = 7
 VOCAB = 96

@@ -24,7 +24,11 @@ def multiview_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A saved tiny-preset depth model (random weights, positive inverse depth)."""
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, preset_config
+    from ma_vlm.models.metric_anything import (
+        MetricAnythingForDepthEstimation,
+        MetricAnythingImageProcessor,
+        preset_config,
+    )
 
     torch.manual_seed(0)
     model = MetricAnythingForDepthEstimation(preset_config("tiny")).eval()

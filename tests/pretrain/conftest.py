@@ -28,8 +28,8 @@ def tiny_recipe(two_scene_dataset):
 @pytest.fixture
 def tiny_model_config():
     """The test-size teacher config (256 px input, 64 px tiles)."""
-    from ma_vlm.encoders import preset_config
-    from ma_vlm.encoders.presets import PRESETS
+    from ma_vlm.models.metric_anything import preset_config
+    from ma_vlm.models.metric_anything.presets import PRESETS
 
     backbone = {**PRESETS["tiny"]["backbone_config"], "image_size": 64}
     return preset_config("tiny", image_size=256, backbone_config=backbone, tile_overlaps=(0.0, 0.0),

@@ -57,7 +57,7 @@ def test_depth_loss_is_zero_for_a_perfect_prediction_and_has_gradients():
 
 def test_a_head_stuck_below_its_final_relu_still_gets_a_gradient(tiny_model_config):
     """All predictions at the ReLU's 0: the depth loss alone has no gradient; the floor term does."""
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
     from ma_vlm.pretrain.distill import training_losses
 
     torch.manual_seed(0)

@@ -9,7 +9,8 @@ import torch
 
 @pytest.mark.parametrize("head_activation", ["relu", "exp"])
 def test_halving_the_focal_length_halves_the_predicted_depth(tiny_model_config, head_activation):
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, predict_metric_depth
+    from ma_vlm.depth.inference import predict_metric_depth
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
 
     tiny_model_config.use_prompt, tiny_model_config.head_activation = False, head_activation
     torch.manual_seed(0)
@@ -41,7 +42,7 @@ def test_median_oracle_predicts_the_true_median_and_lowres_prompts_are_block_mea
 
 def test_delaunay_densifier_equals_linear_interpolation_and_is_exact_on_a_plane():
     from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
-    from ma_vlm.encoders.prompt_fusion import densify_prompt_delaunay
+    from ma_vlm.models.metric_anything.prompt_fusion import densify_prompt_delaunay
 
     rows, cols = np.mgrid[0:40, 0:50]
     inverse = 0.2 + 0.01 * rows + 0.004 * cols  # a plane: inverse depth is affine in pixels

@@ -23,7 +23,7 @@ def test_the_trainer_builds_exactly_what_from_config_builds(tiny_recipe):
 
 
 def test_a_fresh_model_starts_at_a_plausible_depth_and_its_loss_falls(tiny_model_config):
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
     from ma_vlm.pretrain.distill import capture_head_pre_activation
     from ma_vlm.pretrain.losses import DepthLoss
 
@@ -55,7 +55,7 @@ def test_a_fresh_model_starts_at_a_plausible_depth_and_its_loss_falls(tiny_model
 
 
 def test_loading_weights_does_not_reinitialise_them(tmp_path, tiny_model_config):
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
 
     model = MetricAnythingForDepthEstimation(tiny_model_config)
     with torch.no_grad():

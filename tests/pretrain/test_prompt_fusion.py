@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ma_vlm.encoders import MetricAnythingForDepthEstimation
-from ma_vlm.encoders.prompt_fusion import densify_prompt
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
+from ma_vlm.models.metric_anything.prompt_fusion import densify_prompt
 
 
 def _plane(size=64):
@@ -109,7 +109,7 @@ def test_the_delaunay_plan_is_scipys_linear_interpolation_and_passes_gradients()
     import numpy as np
     from scipy.interpolate import griddata
 
-    from ma_vlm.encoders.prompt_fusion import DelaunayPlan
+    from ma_vlm.models.metric_anything.prompt_fusion import DelaunayPlan
 
     generator = torch.Generator().manual_seed(0)
     valid = (torch.rand(2, 1, 40, 48, generator=generator) < 0.02).float()
@@ -136,7 +136,7 @@ def test_alignment_at_the_image_resolution_makes_a_dense_prompt_exact():
     """After the network-size depth is resized back, `align_depth_to_prompt` puts it onto the
     prompt again: exact on prompt pixels, the prediction's shape times the interpolated ratio
     in between, untouched without a prompt."""
-    from ma_vlm.encoders.prompt_fusion import align_depth_to_prompt
+    from ma_vlm.models.metric_anything.prompt_fusion import align_depth_to_prompt
 
     rows, cols = torch.meshgrid(torch.arange(60.0), torch.arange(80.0), indexing="ij")
     predicted = 2.0 + 0.01 * cols + 0.5 * (rows > 30)  # a step edge

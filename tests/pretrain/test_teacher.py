@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
 
 
 def _inputs(size=256, seed=0):

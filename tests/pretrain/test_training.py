@@ -65,7 +65,7 @@ def test_a_streaming_run_resumes_to_the_same_loss_curve(tmp_path, tiny_recipe):
 
 
 def test_distillation_trains_a_prompt_free_student_from_a_teacher(tmp_path, tiny_recipe):
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
 
     tiny_recipe.train.max_steps = 1
     run_training(tiny_recipe, tmp_path / "teacher", progress=False)
@@ -87,8 +87,8 @@ def test_a_loaded_model_can_switch_to_a_log_space_head_and_nothing_else(tmp_path
     an override the loaded weights cannot honour is an error naming it."""
     import torch
 
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation
     from ma_vlm.errors import MaVlmInputError
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation
     from ma_vlm.pretrain.model_factory import build_model
     from ma_vlm.pretrain.recipe import ModelRecipe
 

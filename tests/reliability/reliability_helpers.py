@@ -11,8 +11,8 @@ from PIL import Image
 
 def tiny_config(**overrides):
     """The tiny preset at 256 px input / 64 px tiles with narrow decoder widths (fast on CPU)."""
-    from ma_vlm.encoders import preset_config
-    from ma_vlm.encoders.presets import PRESETS
+    from ma_vlm.models.metric_anything import preset_config
+    from ma_vlm.models.metric_anything.presets import PRESETS
 
     backbone = {**PRESETS["tiny"]["backbone_config"], "image_size": 64}
     return preset_config("tiny", image_size=256, backbone_config=backbone, tile_overlaps=(0.0, 0.0),
@@ -21,7 +21,7 @@ def tiny_config(**overrides):
 
 
 def save_tiny_model(folder: Path, use_prompt: bool = False, poison_nan: bool = False) -> Path:
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
+    from ma_vlm.models.metric_anything import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor
 
     torch.manual_seed(0)
     model = MetricAnythingForDepthEstimation(tiny_config(use_prompt=use_prompt)).eval()

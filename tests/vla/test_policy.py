@@ -121,8 +121,7 @@ def test_batch_without_the_instruction_tokens_fails_clearly(build_policy, demo_r
 def test_distillation_target_is_the_teachers_token_depth(build_policy, demo_root, tmp_path):
     """With depth_teacher_path the head learns the frozen tower's one-pass `token_depth`, computed
     with the dataset's intrinsics; the deployed policy needs no depth key."""
-    import ma_vlm.encoders  # noqa: F401
-    from ma_vlm.encoders import PRESETS, MetricAnythingForDepthEstimation, preset_config
+    from ma_vlm.models.metric_anything import PRESETS, MetricAnythingForDepthEstimation, preset_config
 
     backbone = dict(PRESETS["tiny"]["backbone_config"], image_size=64)  # 4x4 tokens per 64 px tile
     teacher = MetricAnythingForDepthEstimation(preset_config("tiny", image_size=256, backbone_config=backbone,

@@ -36,8 +36,8 @@ def load_predictor(model: str):
         )
     import torch
 
-    from ma_vlm.encoders import MetricAnythingImageProcessor, predict_metric_depth
-    from ma_vlm.encoders.inference import load_depth_model
+    from ma_vlm.depth.inference import load_depth_model, predict_metric_depth
+    from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
 
     network = load_depth_model(model)
     processor = MetricAnythingImageProcessor.from_pretrained(model)

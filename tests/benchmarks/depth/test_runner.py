@@ -89,7 +89,11 @@ def test_kitti_sensor_prompt_uses_the_benchmarks_own_lidar(kitti_selection, tmp_
 def test_eval_depth_runs_a_saved_metric_anything_model_folder(tmp_path, use_prompt, prompt):
     import torch
 
-    from ma_vlm.encoders import MetricAnythingForDepthEstimation, MetricAnythingImageProcessor, preset_config
+    from ma_vlm.models.metric_anything import (
+        MetricAnythingForDepthEstimation,
+        MetricAnythingImageProcessor,
+        preset_config,
+    )
 
     torch.manual_seed(0)
     model_dir = tmp_path / "model"
