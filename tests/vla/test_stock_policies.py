@@ -54,3 +54,30 @@ def test_vqbet_takes_the_no_depth_dataset_and_refuses_the_depth_one(no_depth_roo
     make_policy(make_policy_config("vqbet", **offline), ds_meta=LeRobotDatasetMetadata(REPO_ID, root=no_depth_root))
     with pytest.raises(ValueError, match="image"):
         make_policy(make_policy_config("vqbet", **offline), ds_meta=LeRobotDatasetMetadata(REPO_ID, root=demo_root))
+
+
+def test_act_on_a_depth_dataset_with_the_input_features_override(demo_root):
+    """Without re-recording: `--policy.input_features` names the camera and the state, so ACT leaves
+    the depth map out (the flag as lerobot-train parses it)."""
+    import draccus
+    import torch
+    from lerobot.datasets.factory import resolve_delta_timestamps
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
+    from lerobot.policies.act.configuration_act import ACTConfig
+    from lerobot.policies.factory import make_policy, make_pre_post_processors
+
+    features = ('{"observation.images.corner4": {"type": "VISUAL", "shape": [3, 32, 32]}, '
+                '"observation.state": {"type": "STATE", "shape": [4]}}')
+    config = draccus.parse(ACTConfig, args=[f"--input_features={features}", "--device=cpu",
+                                            "--pretrained_backbone_weights=null", "--dim_model=32",
+                                            "--dim_feedforward=64", "--n_heads=2", "--n_encoder_layers=1",
+                                            "--chunk_size=4", "--n_action_steps=4"])
+    meta = LeRobotDatasetMetadata(REPO_ID, root=demo_root)
+    assert "observation.depth.corner4" in meta.features
+    policy = make_policy(config, ds_meta=meta)
+    assert list(config.image_features) == ["observation.images.corner4"]
+    pre, _ = make_pre_post_processors(config, dataset_stats=meta.stats)
+    dataset = LeRobotDataset(REPO_ID, root=demo_root, delta_timestamps=resolve_delta_timestamps(config, meta))
+    loss, _ = policy.forward(pre(next(iter(torch.utils.data.DataLoader(dataset, batch_size=2)))))
+    loss.backward()
+    assert torch.isfinite(loss)
