@@ -6,7 +6,7 @@ AutoConfig, AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor
 `AutoModelForImageTextToText.from_pretrained(folder)` / `AutoProcessor.from_pretrained(folder)`,
 without trust_remote_code. Nothing heavy runs at import, so `ma-vlm --help` (which imports
 `ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
-assemble one, `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
+assemble one, `chat.py` to ask it a question (whole or streamed), `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
 """
 
 from importlib import import_module
@@ -17,6 +17,10 @@ _LAZY = {
     "load_causal_lm": "ma_vlm.mllm.build",
     "load_tower": "ma_vlm.mllm.build",
     "smollm2_folder": "ma_vlm.mllm.build",
+    "answer": "ma_vlm.mllm.chat",
+    "chat_inputs": "ma_vlm.mllm.chat",
+    "load_chat_model": "ma_vlm.mllm.chat",
+    "stream_answer": "ma_vlm.mllm.chat",
     "SpatialLlavaConfig": "ma_vlm.mllm.configuration_spatial_llava",
     "STAGES": "ma_vlm.mllm.lora",
     "LoraSettings": "ma_vlm.mllm.lora",
