@@ -52,11 +52,12 @@ def start_page(flags: dict, max_megapixels: float = MAX_IMAGE_MEGAPIXELS, device
     from pathlib import Path
 
     from ma_vlm.app.models import discover, load
-    from ma_vlm.app.page import PageState, build_page
+    from ma_vlm.app.page import PageState, build_page, warm_up
 
     models = discover(flags, Path(root))
     load(models, device)
     state = PageState(models, max_megapixels=max_megapixels)
+    warm_up(state)
     return build_page(state), state
 
 

@@ -72,18 +72,22 @@ def read_sidecar(path: str | None, photo: Photo) -> Intrinsics | None:
     return Intrinsics.from_json(path)
 
 
-def check_focal_length(focal_length_px: float | None) -> float | None:
-    """A typed focal length in pixels (None: left empty), or one line."""
-    if focal_length_px is None:
+def check_focal_length(focal_length_px) -> float | None:
+    """A typed focal length in pixels (a number or the page's text; None or empty: not given), or one line."""
+    if focal_length_px is None or (isinstance(focal_length_px, str) and not focal_length_px.strip()):
         return None
-    value = float(focal_length_px)
+    try:
+        value = float(focal_length_px)
+    except ValueError:
+        raise MaVlmInputError(f"focal length {focal_length_px!r}: type a number of pixels (e.g. 721.5), or leave it "
+                              "empty") from None
     if not np.isfinite(value) or value <= 0:
-        raise MaVlmInputError(f"focal length {focal_length_px:g} px: give a positive number of pixels, or leave it "
+        raise MaVlmInputError(f"focal length {value:g} px: give a positive number of pixels, or leave it "
                               "empty to use the camera file or the point-map model's estimate")
     return value
 
 
-def resolve_camera(photo: Photo, sidecar: str | None, focal_length_px: float | None, pointmap) -> Camera:
+def resolve_camera(photo: Photo, sidecar: str | None, focal_length_px, pointmap) -> Camera:
     """The photo's camera: sidecar, else typed focal length, else the estimate of `pointmap`
     (the page's point-map `ModelChoice`), else one line saying how to give one."""
     focal = check_focal_length(focal_length_px)

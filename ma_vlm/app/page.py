@@ -69,6 +69,27 @@ def page_errors(function):
     return handler
 
 
+def warm_up(state: PageState) -> None:
+    """Run the Depth tab once on a small grey photo (imports, first-call costs of torch and
+    matplotlib), so the first user does not wait for them; its files are removed."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    from ma_vlm.app import depth_tab
+
+    if state.models["depth"].loaded is None:
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="ma-vlm-app-warm-up-"))
+    try:
+        Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(scratch / "grey.png")
+        depth_tab.run(PageState(state.models, RequestFolders(scratch / "out")), str(scratch / "grey.png"), None, "60")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _examples() -> list[list[str]]:
     """[photo, its cam_in .json] of every examples/*.png that has one (the package ships them)."""
     from ma_vlm.resources import shipped_path
@@ -97,8 +118,9 @@ def build_page(state: PageState):
             photo = gr.File(label="Photo (PNG or JPEG)", type="filepath", elem_id="photo")
             camera_file = gr.File(label='Camera file (optional): .json {"cam_in": [fx, fy, cx, cy]}', type="filepath",
                                   elem_id="camera-file")
-            focal = gr.Number(label="Focal length in pixels (optional; used when there is no camera file)",
-                              value=None, minimum=None, elem_id="focal")
+            focal = gr.Textbox(label="Focal length in pixels (optional; used when there is no camera file)",
+                               placeholder="e.g. 721.5; empty: the camera file, else the point-map model's estimate",
+                               elem_id="focal")
         gr.Markdown("Camera: the camera file, else the typed focal length, else the point-map model's estimate; "
                     "each result says which was used.")
         examples = _examples()
