@@ -41,6 +41,7 @@ def run(state, photo_path, camera_path, focal_length_px):
     from ma_vlm.geometry import backproject
     from ma_vlm.visualize import save_depth_colormap, save_npy, save_point_cloud_ply
 
+    state.models["depth"].require()  # no model: say so before anything about the photo
     photo = read_photo(photo_path, state.max_megapixels)
     camera = resolve_camera(photo, camera_path, focal_length_px, state.models["pointmap"])
     depth_m = predict_depth(state, photo, camera)
