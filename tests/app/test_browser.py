@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ma_vlm.cli import main
 
@@ -48,6 +49,7 @@ def screenshot(page, name: str, tmp_path: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"app_{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    Image.open(path).convert("RGB").quantize(64).save(path, optimize=True)  # small enough to commit
     return path
 
 
@@ -80,7 +82,6 @@ def test_depth_in_the_browser_equals_the_cli(browser_page, photo, app_model_fold
     download.value.save_as(browser_npy)
     assert main(["depth", str(photo), "--model", str(app_model_folders["depth"]), "--output", str(tmp_path / "cli")]) == 0
     np.testing.assert_array_equal(np.load(browser_npy), np.load(tmp_path / "cli" / "photo.npy"))
-    screenshot(page, "depth", tmp_path)
     foreign = [address for address in requested if not address.startswith((url, "data:", "blob:"))]
     assert foreign == [], f"the page fetched from elsewhere: {foreign[:5]}"
 
@@ -99,10 +100,22 @@ def test_a_non_image_is_one_line_in_the_page_then_a_photo_works(browser_page, ph
     page.get_by_text("camera file photo.json").first.wait_for(state="visible")
 
 
-def test_every_tab_in_the_browser(browser_page, photo, tmp_path):
+def test_every_tab_in_the_browser(browser_page, tmp_path):
+    """An example photo of examples/ with its camera through the four tabs (README's screenshots)."""
+    from ma_vlm.resources import shipped_path
+
     page, _, _ = browser_page
-    upload(page, "photo", photo)
-    upload(page, "camera-file", photo.with_suffix(".json"))
+    page.reload()  # a fresh page: no message left from an earlier test
+    page.locator("#photo").wait_for()
+    example = Path(shipped_path("examples/nyuv2_0.png"))
+    upload(page, "photo", example)
+    upload(page, "camera-file", example.with_suffix(".json"))
+    page.get_by_role("tab", name="Depth").click()
+    page.locator("#run-depth").click()
+    page.get_by_text("camera file nyuv2_0.json").first.wait_for(state="visible")
+    page.locator("#depth-3d canvas").wait_for(state="visible")
+    screenshot(page, "depth", tmp_path)
+
     page.get_by_role("tab", name="Camera").click()
     page.locator("#run-intrinsics").click()
     page.get_by_text("errors against the camera file").first.wait_for(state="visible")
@@ -110,9 +123,10 @@ def test_every_tab_in_the_browser(browser_page, photo, tmp_path):
     screenshot(page, "camera", tmp_path)
 
     page.get_by_role("tab", name="Completion").click()
-    truth = np.linspace(1.0, 3.0, 64 * 48, dtype=np.float32).reshape(48, 64)
-    np.save(tmp_path / "photo_depth.npy", truth)
-    upload(page, "truth", tmp_path / "photo_depth.npy")
+    height, width = np.asarray(Image.open(example)).shape[:2]
+    truth = np.linspace(1.0, 4.0, height * width, dtype=np.float32).reshape(height, width)
+    np.save(tmp_path / "nyuv2_0_depth.npy", truth)
+    upload(page, "truth", tmp_path / "nyuv2_0_depth.npy")
     page.locator("#run-complete").click()
     page.locator("#complete-teacher img").wait_for(state="visible")
     page.locator("#complete-linear img").wait_for(state="visible")
