@@ -8,11 +8,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
-EXTRAS := dev,llm,data,vla,eval
+EXTRAS := dev,llm,data,vla,eval,app
 
-.PHONY: setup test demo pretrain-small eval-pretrain-small clean-venv
+.PHONY: setup browser test demo app pretrain-small eval-pretrain-small clean-venv
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
+
+# Debian's Chromium for the browser tests of `ma-vlm app` (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own). Skipped where it is installed; as root it comes from apt, else the line says how.
+browser:
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium (browser tests of ma-vlm app)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "no /usr/bin/chromium: the browser tests will skip; install it with: sudo apt-get install chromium"; fi; }
 
 $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproject.toml plugins/lerobot_env_ma_metaworld/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -43,6 +51,13 @@ test: setup
 BUDGET ?= small
 demo: setup
 	$(VENV)/bin/ma-vlm demo --output outputs/demo --budget $(BUDGET) $(if $(FROM),--from $(FROM)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
+
+# The web page (Gradio, offline): depth, 3D view, camera, completion and spatial chat on your own photo.
+# It uses make pretrain-small's models, else make demo's; MODEL=, POINTMAP=, TEACHER=, MLLM=, PORT= pass through.
+PORT ?= 7860
+app: setup
+	$(VENV)/bin/ma-vlm app --port $(PORT) $(if $(MODEL),--model $(MODEL)) $(if $(POINTMAP),--pointmap $(POINTMAP)) \
+	  $(if $(TEACHER),--teacher $(TEACHER)) $(if $(MLLM),--mllm $(MLLM))
 
 # Teacher + student of the CPU-sized pretrained tower (README: what it gives, how long it takes)
 pretrain-small: setup

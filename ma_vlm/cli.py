@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "ma_vlm.benchmarks.cli",  # ``ma-vlm eval`` and all its benchmark sub-commands
     "ma_vlm.mllm.cli",
     "ma_vlm.demo.cli",
+    "ma_vlm.app.cli",  # ``ma-vlm app``: the web page
 ]
 
 

@@ -6,7 +6,7 @@ AutoConfig, AutoModelForImageTextToText, AutoProcessor and AutoImageProcessor
 `AutoModelForImageTextToText.from_pretrained(folder)` / `AutoProcessor.from_pretrained(folder)`,
 without trust_remote_code. Nothing heavy runs at import, so `ma-vlm --help` (which imports
 `ma_vlm.mllm.cli`) stays free of torch. Open `build.py` to
-assemble one, `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
+assemble one, `chat.py` to ask it a question (whole or streamed), `lora.py` for PEFT stages, `train.py` for `ma-vlm train mllm`.
 """
 
 from ma_vlm.lazy import lazy_exports
@@ -20,6 +20,7 @@ def register() -> None:
 
 __getattr__, _lazy_names = lazy_exports(__name__, {
     ".build": ["SMOLLM2_GGUF", "build_spatial_mllm", "load_causal_lm", "load_tower", "smollm2_folder"],
+    ".chat": ["answer", "chat_inputs", "load_chat_model", "stream_answer"],
     ".configuration_spatial_llava": ["SpatialLlavaConfig"],
     ".lora": ["STAGES", "LoraSettings", "apply_stage", "load_spatial_mllm"],
     ".modeling_spatial_llava": ["SpatialLlavaForConditionalGeneration", "SpatialLlavaModel"],

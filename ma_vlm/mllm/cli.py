@@ -36,34 +36,16 @@ def train_command(args) -> int:
 
 
 def chat_command(args) -> int:
-    import torch
-    from transformers import AutoProcessor
-
     from ma_vlm.errors import MaVlmInputError
     from ma_vlm.inputs import open_image
-    from ma_vlm.mllm import register
-    from ma_vlm.mllm.lora import load_spatial_mllm
-    from ma_vlm.model_folders import SPATIAL_MLLM, check_model_folder, load_failure
+    from ma_vlm.mllm.chat import answer, chat_inputs, load_chat_model
 
     if not args.question.strip():
         raise MaVlmInputError("the question is empty; ask something, e.g. \"How far is the chair from the camera?\"")
     if args.max_new_tokens < 1:
         raise MaVlmInputError(f"--max-new-tokens {args.max_new_tokens}: give at least 1")
     images = [open_image(path, limit_flag=None).convert("RGB") for path in args.image]  # missing, unreadable, too large: one line
-    check_model_folder(args.model, "--model", SPATIAL_MLLM)
-    register()  # AutoProcessor below must know spatial_llava
-    try:
-        processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=False)
-        model = load_spatial_mllm(args.model).eval()
-    except MaVlmInputError:
-        raise
-    except (OSError, ValueError) as error:
-        raise load_failure("--model", args.model, error) from None
-    content = [{"type": "image"} for _ in images] + [{"type": "text", "text": args.question}]
-    prompt = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+    model, processor = load_chat_model(args.model, "--model")
     intrinsics = [args.intrinsics] * len(images) if args.intrinsics and images else None
-    inputs = processor(images=images or None, text=[prompt], intrinsics=intrinsics)
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False)
-    print(processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0].strip())
+    print(answer(model, processor, chat_inputs(processor, images, args.question, intrinsics), args.max_new_tokens))
     return 0

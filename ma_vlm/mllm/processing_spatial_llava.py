@@ -67,6 +67,9 @@ class SpatialLlavaProcessor(ProcessorMixin):
         if images:
             image_kwargs = {"intrinsics": intrinsics} if intrinsics is not None else {}
             data.update(self.image_processor(images, return_tensors=return_tensors, **image_kwargs))
+            # the depth processor also returns focal_length_px (= intrinsics[:, 0]); the model takes
+            # intrinsics only, and generate() refuses a key the model does not read
+            data.pop("focal_length_px", None)
         expanded = [t.replace(self.image_token, self.image_token * self.num_image_tokens) for t in texts]
         kwargs.setdefault("add_special_tokens", False)  # the chat template already has them
         data.update(self.tokenizer(expanded, return_tensors=return_tensors, **kwargs))

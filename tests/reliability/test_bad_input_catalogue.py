@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import struct
 import zlib
 from collections.abc import Callable
@@ -47,6 +48,13 @@ class Workspace:
         self._pointmap_checkpoint = pointmap_checkpoint
         (root / "notes.txt").write_text("the user's notes\n")
         (root / "runs").mkdir()
+
+    def busy_port(self) -> int:
+        """A local port another program listens on (kept open while the workspace lives)."""
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
+        return self._listener.getsockname()[1]
 
     def file(self, name: str, content: str | bytes) -> str:
         path = self.root / name
@@ -539,6 +547,8 @@ CASES = [
     Case("data import", "a folder of photos only, format guessed",
          lambda w: ["data", "import", "--data", Path(w.file("photos/a.png", b"x")).parent.name, "--output", "imported"],
          "photos"),
+    Case("app", "port out of range", lambda w: ["app", "--port", "70000"], "--port 70000"),
+    Case("app", "port another program listens on", lambda w: ["app", "--port", str(w.busy_port())], "is in use"),
     Case("scaling", "a recipe without a scaling section",
          lambda w: ["scaling", "--recipe", w.recipe("plain.yaml"), "--output", "study"], "scaling:"),
 ]
@@ -587,7 +597,7 @@ def test_catalogue_covers_every_command():
     assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "scaling", "eval depth",
                         "eval score", "eval spatial", "eval synthspatial", "intrinsics", "reconstruct",
                         "multiview-data", "pretrain-pointmap", "eval pointmap", "vla demos", "vla eval", "vla table",
-                        "demo", "train mllm", "chat", "data llava"}
+                        "demo", "train mllm", "chat", "data llava", "app"}
 
 
 def test_read_only_output_folder_is_one_line(workspace, capsys):
