@@ -155,3 +155,36 @@ def check_outputs_spare_inputs(outputs: list[tuple[Path, Path]], inputs: list[Pa
                 "run them into separate output folders or rename one"
             )
         writers[resolved] = source
+
+
+def load_prompt_depth(path: Path, height: int, width: int):
+    """(H, W) float32 metres, 0 = missing, from .npy (metres) or .png (uint16 millimetres)."""
+    import numpy as np
+    from PIL import Image
+
+    if not path.is_file():
+        raise MaVlmInputError(f"prompt depth not found: {path}")
+    if path.suffix == ".npy":
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise MaVlmInputError(f"{path} is not a readable .npy array ({error})") from None
+        if raw.dtype.kind in "iu":
+            raise MaVlmInputError(f"{path} holds integers ({raw.dtype}); a .npy prompt is float metres: if it is "
+                                  "millimetres, save depth_mm / 1000 as float32 (or give a 16-bit .png)")
+        if raw.dtype.kind != "f":
+            raise MaVlmInputError(f"{path} holds {raw.dtype} values; a .npy prompt is float32 metres (0 = missing)")
+        depth = raw.astype(np.float32)
+    elif path.suffix == ".png":
+        raw = np.asarray(Image.open(path))
+        if raw.dtype != np.uint16:
+            raise MaVlmInputError(f"{path}: a .png prompt must be 16-bit millimetres (uint16), got {raw.dtype}")
+        depth = raw.astype(np.float32) / 1000.0
+    else:
+        raise MaVlmInputError(f"{path}: give the prompt as .npy (metres) or 16-bit .png (millimetres)")
+    if not np.isfinite(depth).all() or (depth < 0).any():
+        raise MaVlmInputError(f"{path} holds NaN, inf or negative depths; use 0 for missing points")
+    if depth.shape != (height, width):
+        raise MaVlmInputError(f"{path} is {depth.shape[::-1]} (W, H) but its image is {(width, height)}; "
+                              "give the prompt at the image's own size")
+    return depth

@@ -29,7 +29,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "ma_vlm"
 GROUND = {"ma_vlm", "errors", "geometry", "atomic_io", "inputs", "runtime", "recipes", "resources", "model_folders",
           "lazy", "registration", "moved_modules", "visualize"}
-TOOLS = {"depth", "pointmap", "pretrain", "data", "benchmarks", "mllm", "plugin", "vla", "demo", "testing"}
+TOOLS = {"depth", "pointmap", "pretrain", "data", "benchmarks", "mllm", "plugin", "vla", "demo", "app", "testing"}
 LAYERS = {"ground": 0, "models": 1, "tools": 2, "cli": 3}
 # (importer, imported): why the rule does not fit this one edge
 ALLOWED = {

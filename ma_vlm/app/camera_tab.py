@@ -10,7 +10,7 @@ from ma_vlm.app.outputs import write_point_cloud_glb
 
 def camera_rows(estimated: list[float], width: int, height: int, truth=None) -> list[list[str]]:
     """[[quantity, estimate, truth, error]] rows; truth: the camera file's `Intrinsics` or None."""
-    from ma_vlm.pointmap.cli import fields_of_view
+    from ma_vlm.pointmap.image_outputs import fields_of_view
 
     fov = fields_of_view(estimated, width, height)
     true_fov = fields_of_view(truth.as_list(), width, height) if truth is not None else None
@@ -34,7 +34,7 @@ def camera_rows(estimated: list[float], width: int, height: int, truth=None) -> 
 def run(state, photo_path, camera_path):
     """(table rows, .glb of the recovered points, camera .json, one line)."""
     from ma_vlm.atomic_io import write_json_atomic
-    from ma_vlm.pointmap.cli import fields_of_view
+    from ma_vlm.pointmap.image_outputs import fields_of_view
 
     estimator = state.models["pointmap"].require()
     photo = read_photo(photo_path, state.max_megapixels)

@@ -50,7 +50,7 @@ def abs_rel(predicted_m: np.ndarray, truth: np.ndarray | None) -> str:
 def run(state, photo_path, camera_path, focal_length_px, sparse_path, depth_path, spec, seed):
     """(teacher .png, interpolation .png, table rows, [.npy files], one line)."""
     from ma_vlm.benchmarks.depth.baselines import InterpolationBaseline
-    from ma_vlm.encoders import predict_metric_depth
+    from ma_vlm.depth import predict_metric_depth
     from ma_vlm.visualize import save_depth_colormap, save_npy
 
     teacher = state.models["teacher"].require()

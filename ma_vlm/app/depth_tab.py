@@ -15,7 +15,7 @@ def predict_depth(state, photo: Photo, camera: Camera):
     """(H, W) float32 metres: `ma-vlm depth`'s call (the model's processor, fx of the camera)."""
     import numpy as np
 
-    from ma_vlm.encoders import predict_metric_depth
+    from ma_vlm.depth import predict_metric_depth
     from ma_vlm.errors import MaVlmInputError
 
     depth_model = state.models["depth"].require()
@@ -28,7 +28,7 @@ def predict_depth(state, photo: Photo, camera: Camera):
 
 def camera_record(camera: Camera, width: int, height: int) -> dict:
     """The camera .json: cam_in [fx, fy, cx, cy] pixels, fields of view, and where it came from."""
-    from ma_vlm.pointmap.cli import fields_of_view
+    from ma_vlm.pointmap.image_outputs import fields_of_view
 
     cam_in = camera.intrinsics.as_list()
     return {"cam_in": cam_in, **fields_of_view(cam_in, width, height), "width": width, "height": height,

@@ -15,7 +15,7 @@ import numpy as np
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import Intrinsics
 from ma_vlm.inputs import open_image
-from ma_vlm.pointmap.cli import MIN_IMAGE_SIDE_PX
+from ma_vlm.pointmap.image_outputs import MIN_IMAGE_SIDE_PX
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def read_depth_map(path: str | None, photo: Photo, what: str) -> np.ndarray | No
     photo's size, or None when none was given (`what` names the input in messages)."""
     if not path:
         return None
-    from ma_vlm.encoders.cli import load_prompt_depth
+    from ma_vlm.inputs import load_prompt_depth
 
     width, height = photo.size
     try:

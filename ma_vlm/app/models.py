@@ -178,8 +178,8 @@ class DepthModel:
 
 
 def _load_depth(folder: str, flag: str, device: str) -> DepthModel:
-    from ma_vlm.encoders import MetricAnythingImageProcessor
-    from ma_vlm.encoders.inference import load_depth_model
+    from ma_vlm.depth.inference import load_depth_model
+    from ma_vlm.models.metric_anything import MetricAnythingImageProcessor
 
     return DepthModel(load_depth_model(folder, flag=flag).to(device), MetricAnythingImageProcessor.from_pretrained(folder))
 

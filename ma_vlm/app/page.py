@@ -34,7 +34,7 @@ class PageState:
 
 
 def _one_line(error: BaseException) -> str:
-    from ma_vlm.cli import user_error_message
+    from ma_vlm.errors import user_error_message
 
     message = user_error_message(error)
     if message is None:  # a bug: the traceback goes to the server's log, the page gets one line

@@ -22,8 +22,8 @@ def app_model_folders(tmp_path_factory, smollm2_tokenizer_folder):
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from ma_vlm.cli import main
-    from ma_vlm.encoders import MetricAnythingModel
     from ma_vlm.mllm import build_spatial_mllm
+    from ma_vlm.models.metric_anything import MetricAnythingModel
     from ma_vlm.testing.pointmap_reference import make_pointmap_checkpoint
 
     root = tmp_path_factory.mktemp("app_models")
