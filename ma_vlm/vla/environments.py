@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ma_vlm.errors import MaVlmInputError
 
-ENV_NAMES = ("metaworld", "pusht")
+ENV_NAMES = ("metaworld", "pusht", "libero")
 
 
 def env_class(name: str) -> type:
@@ -23,4 +23,8 @@ def env_class(name: str) -> type:
         from ma_vlm.vla.pusht_env import PushTRGBDEnv
 
         return PushTRGBDEnv
+    if name == "libero":
+        from ma_vlm.vla.libero_env import LiberoRGBDEnv
+
+        return LiberoRGBDEnv
     raise MaVlmInputError(f"unknown --env {name!r}; choose one of {', '.join(ENV_NAMES)}")
