@@ -120,3 +120,23 @@ class PickPlaceExpert:
         turn = (self._start_rotation * Rotation.from_quat(raw["robot0_eef_quat"]).inv()).as_rotvec()
         turn = np.clip(turn / ROTATION_SCALE_RAD, -1, 1)
         return np.concatenate([move, turn, [gripper]]).astype(np.float32)
+
+
+def expert_successes(task: str, seeds: list[int], max_steps: int = 280) -> list[tuple[bool, int]]:
+    """(success, steps) of the expert from each official initial state in `seeds`, without rendering
+    (the expert reads only the simulator state), for measuring it on a suite."""
+    from ma_vlm.vla.libero_env import LiberoRGBDEnv
+
+    env = LiberoRGBDEnv(task, max_episode_steps=max_steps, cameras=(), with_depth=False)
+    results = []
+    try:
+        for seed in seeds:
+            env.reset(seed=seed)
+            expert, steps, done, truncated = env.expert(), 0, False, False
+            while not (done or truncated):
+                _, _, done, truncated, info = env.step(expert())
+                steps += 1
+            results.append((bool(info["is_success"]), steps))
+    finally:
+        env.close()
+    return results

@@ -137,3 +137,16 @@ def test_lerobot_eval_runs_an_untrained_ma_vla_on_the_official_states(libero_dem
     info = json.loads((tmp_path / "eval/eval_info.json").read_text())
     assert info["overall"]["n_episodes"] == 1
     assert info["overall"]["pc_success"] == 0.0  # 4 steps cannot place a bowl
+
+
+def test_lerobot_finds_the_ma_libero_env_without_flags():
+    import importlib.metadata
+
+    from lerobot.envs.configs import EnvConfig
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    assert "lerobot_env_ma_libero" in {dist.metadata["Name"] for dist in importlib.metadata.distributions()}
+    register_third_party_plugins()  # what lerobot-eval calls before parsing flags
+    config = EnvConfig.get_choice_class("ma_libero")()
+    assert (config.task, config.observation_height) == ("libero_spatial", 96)
+    assert config.features_map["pixels/agentview_image"] == "observation.images.image"  # LeRobot's LIBERO names
