@@ -4,6 +4,8 @@ Each is a gymnasium env with the same observation layout (`pixels` and `depth` p
 `agent_pos`), `intrinsics`, `task_description`, a scripted `expert()`, and class attributes that
 describe its dataset: `fps`, `robot_type`, `default_camera`, `state_names`, `action_names`, the
 episode lengths `demo_steps` / `eval_steps`, and `check_tasks(tasks)` -> the tasks to run.
+An env with several cameras also has `camera_intrinsics` {camera: [fx, fy, cx, cy]} (the demos
+record each camera), and `keep_failed_demos = False` where failed expert episodes are dropped.
 """
 
 from __future__ import annotations

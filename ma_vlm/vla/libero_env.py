@@ -131,14 +131,19 @@ class LiberoRGBDEnv(gym.Env):
         self.action_space = spaces.Box(-1, 1, (ACTION_DIM,), np.float32)
 
     @property
+    def scene(self):
+        """The robosuite LIBERO problem (parsed BDDL goal, `obj_body_id`): privileged, for experts and tests."""
+        return self._env.env
+
+    @property
     def model(self):
         """The `mujoco.MjModel` of the scene."""
-        return self._env.env.sim.model._model
+        return self.scene.sim.model._model
 
     @property
     def data(self):
         """The `mujoco.MjData` of the scene (privileged state: the expert and the tests read it)."""
-        return self._env.env.sim.data._data
+        return self.scene.sim.data._data
 
     def _rng_reset(self) -> None:
         """robosuite samples placements from NumPy's global generator; keep the caller's stream intact."""

@@ -32,7 +32,7 @@ class PickPlaceExpert:
 
     def _plan_waypoints(self) -> list[tuple[np.ndarray, float, int]]:
         """[(eef target xyz m, gripper command, steps to hold after reaching)] for the whole task."""
-        inner = self.env._env.env
+        inner = self.env.scene
         goal = [atom for atom in inner.parsed_problem["goal_state"] if atom[0].lower() in ("on", "in")]
         if not goal:
             raise ValueError(f"the scripted expert handles pick-and-place goals; {self.env.task} asks for "

@@ -52,18 +52,17 @@ def test_depth_back_projects_onto_the_objects():
     a wrong sign of fx would put it on the other side of the table)."""
     import mujoco
 
-    from ma_vlm.vla.libero_env import VISIBLE_GROUPS, LiberoRGBDEnv
+    from ma_vlm.vla.libero_env import CAMERAS, VISIBLE_GROUPS, LiberoRGBDEnv
 
     env = LiberoRGBDEnv("libero_spatial/0", image_size=64)
     try:
         observation, _ = env.reset(seed=0)
         for camera in ("image", "image2"):
             fx, fy, cx, cy = env.camera_intrinsics[camera]
-            assert abs(fy) == pytest.approx(32 / np.tan(np.radians(env.model.cam(
-                {"image": "agentview", "image2": "robot0_eye_in_hand"}[camera]).fovy[0] / 2)))
+            assert -fx == fy == pytest.approx(32 / np.tan(np.radians(env.model.cam(CAMERAS[camera]).fovy[0] / 2)))
             pose, bodies = env.camera_to_world(camera), env.segmentation(camera)
             for name in ("plate_1", "akita_black_bowl_1"):
-                body = env._env.env.obj_body_id[name]
+                body = env.scene.obj_body_id[name]
                 rows, cols = np.nonzero(np.isin(bodies, np.flatnonzero(env.model.body_rootid == body)))
                 assert len(rows) > 20, f"{name} should be in view of {camera}"
                 depth_m = observation["depth"][camera][rows, cols, 0]
