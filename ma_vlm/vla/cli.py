@@ -4,6 +4,7 @@ in MetaWorld (default) or PushT (`--env pusht`, one fixed task: no --tasks).
     ma-vlm vla demos --tasks reach-v3,push-v3,pick-place-v3 --episodes N --root DIR
     ma-vlm vla demos --env pusht --episodes N --root DIR
     ma-vlm vla demos --tasks ... --episodes N --root DIR --no-depth   # for LeRobot's ACT/Diffusion/VQBeT
+    ma-vlm vla demos --env libero --suite libero_spatial --episodes N --root DIR
     ma-vlm vla eval --policy RUN/checkpoints/last/pretrained_model --tasks ... --episodes N --output DIR
     ma-vlm vla eval --env pusht --policy ... --episodes N --output DIR
     ma-vlm vla table --run NAME=DIR [--run ...] --output table.md
@@ -17,7 +18,7 @@ import argparse
 
 from ma_vlm.vla.environments import ENV_NAMES
 
-ENV_HELP = "simulator: metaworld (needs --tasks) or pusht (gym-pusht's PushT, one task)"
+ENV_HELP = "simulator: metaworld (needs --tasks), pusht (gym-pusht's PushT, one task) or libero (needs --suite)"
 DEFAULTS_HELP = "None = the env's ({})"
 
 
@@ -34,7 +35,11 @@ def register(subparsers) -> None:
                                 formatter_class=formatter)
     demos.add_argument("--env", choices=ENV_NAMES, default="metaworld", help=ENV_HELP)
     demos.add_argument("--tasks", type=_tasks, help="comma-separated MetaWorld v3 tasks (--env metaworld only)")
-    demos.add_argument("--episodes", type=int, required=True, help="episodes per task (seeds 0..N-1)")
+    demos.add_argument("--suite", help="LIBERO suite, every task of it (--env libero; or --tasks libero_spatial/0,...)")
+    demos.add_argument("--episodes", type=int, required=True,
+                       help="episodes per task (seeds S..S+N-1; LIBERO: its official initial states S..S+N-1)")
+    demos.add_argument("--seed-start", type=int, default=0,
+                       help="first seed S (LIBERO: 10 keeps the states lerobot-eval scores, 0..9, out of the demos)")
     demos.add_argument("--root", required=True, help="dataset folder (lerobot-train --dataset.root)")
     demos.add_argument("--image-size", type=int, default=96, help="square RGB and depth frames, pixels")
     demos.add_argument("--camera", help="camera; " + DEFAULTS_HELP.format("metaworld: corner4, pusht: top"))
@@ -71,9 +76,10 @@ def _demos(args) -> int:
         raise MaVlmInputError(f"--image-size {args.image_size} / --max-steps {args.max_steps}: give an image of at "
                               "least 8 px and at least 1 step")
 
-    root = record_demos(args.tasks, args.episodes, args.root, image_size=args.image_size, camera=args.camera,
+    tasks = args.tasks or ([args.suite] if args.suite else None)
+    root = record_demos(tasks, args.episodes, args.root, image_size=args.image_size, camera=args.camera,
                         max_episode_steps=args.max_steps, repo_id=args.repo_id, env=args.env,
-                        with_depth=args.with_depth)
+                        with_depth=args.with_depth, seed_start=args.seed_start)
     print(f"dataset: {root}")
     return 0
 
@@ -89,6 +95,9 @@ def _eval(args) -> int:
     if args.episodes < 1 or (args.max_steps is not None and args.max_steps < 1) or args.gifs < 0:
         raise MaVlmInputError(f"--episodes {args.episodes} / --max-steps {args.max_steps} / --gifs {args.gifs}: "
                               "give at least 1 episode of at least 1 step (a success rate of 0 episodes is undefined)")
+    if args.env == "libero":
+        raise MaVlmInputError("LIBERO policies are scored by LeRobot's loop on the official initial states: "
+                              "lerobot-eval --env.type=ma_libero --env.task=libero_spatial --policy.path=...")
     env_class(args.env).check_tasks(list(args.tasks or []))  # the cheaper mistake first
     check_model_folder(args.policy, "--policy", VLA_POLICY)
     results = evaluate(args.policy, args.tasks, args.episodes, args.output, seed_start=args.seed_start,

@@ -4,13 +4,15 @@ Each is a gymnasium env with the same observation layout (`pixels` and `depth` p
 `agent_pos`), `intrinsics`, `task_description`, a scripted `expert()`, and class attributes that
 describe its dataset: `fps`, `robot_type`, `default_camera`, `state_names`, `action_names`, the
 episode lengths `demo_steps` / `eval_steps`, and `check_tasks(tasks)` -> the tasks to run.
+An env with several cameras also has `camera_intrinsics` {camera: [fx, fy, cx, cy]} (the demos
+record each camera), and `keep_failed_demos = False` where failed expert episodes are dropped.
 """
 
 from __future__ import annotations
 
 from ma_vlm.errors import MaVlmInputError
 
-ENV_NAMES = ("metaworld", "pusht")
+ENV_NAMES = ("metaworld", "pusht", "libero")
 
 
 def env_class(name: str) -> type:
@@ -23,4 +25,8 @@ def env_class(name: str) -> type:
         from ma_vlm.vla.pusht_env import PushTRGBDEnv
 
         return PushTRGBDEnv
+    if name == "libero":
+        from ma_vlm.vla.libero_env import LiberoRGBDEnv
+
+        return LiberoRGBDEnv
     raise MaVlmInputError(f"unknown --env {name!r}; choose one of {', '.join(ENV_NAMES)}")
