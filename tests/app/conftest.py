@@ -11,8 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # app_helpers, as tests/conftest.py does for tests/
 
-pytest.importorskip("gradio", reason="needs the [app] extra (make setup installs it)")
-
 
 @pytest.fixture(scope="session")
 def app_model_folders(tmp_path_factory, smollm2_tokenizer_folder):

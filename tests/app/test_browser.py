@@ -111,9 +111,12 @@ def test_every_tab_in_the_browser(browser_page, tmp_path):
     upload(page, "photo", example)
     upload(page, "camera-file", example.with_suffix(".json"))
     page.get_by_role("tab", name="Depth").click()
+    start = time.perf_counter()
     page.locator("#run-depth").click()
     page.get_by_text("camera file nyuv2_0.json").first.wait_for(state="visible")
+    to_depth = time.perf_counter() - start
     page.locator("#depth-3d canvas").wait_for(state="visible")
+    print(f"{example.name}: Run to depth map {to_depth:.2f} s, to 3D view {time.perf_counter() - start:.2f} s")
     screenshot(page, "depth", tmp_path)
 
     page.get_by_role("tab", name="Camera").click()
