@@ -68,7 +68,9 @@ def check_intrinsics(intrinsics, batch: int, device=None) -> torch.Tensor:
         camera = camera.expand(batch, 4)
     if camera.shape[0] != batch:
         raise MaVlmInputError(f"got {camera.shape[0]} cameras for a batch of {batch} images; give one per image")
-    if not torch.isfinite(camera).all() or (camera[:, :2] <= 0).any():
+    # Value checks read the tensor on the host: an eager call checks, a traced graph (torch.compile,
+    # torch.export, ONNX) has no branch on values and trusts what its caller checked.
+    if not torch.compiler.is_compiling() and (not torch.isfinite(camera).all() or (camera[:, :2] <= 0).any()):
         raise MaVlmInputError(
             f"intrinsics must be finite with positive fx, fy in pixels, got {camera.tolist()}; "
             "pass [fx, fy, cx, cy] from the camera's calibration (or focal_length_px for a centred camera)"
@@ -83,7 +85,8 @@ def check_focal_length(focal_length_px, batch: int, device=None) -> torch.Tensor
         focal = focal.expand(batch)
     if focal.numel() != batch:
         raise MaVlmInputError(f"got {focal.numel()} focal lengths for a batch of {batch} images; give one per image")
-    if not torch.isfinite(focal).all() or (focal <= 0).any():
+    # eager calls only: a traced graph cannot branch on values (`check_intrinsics`)
+    if not torch.compiler.is_compiling() and (not torch.isfinite(focal).all() or (focal <= 0).any()):
         raise MaVlmInputError(
             f"focal length must be a positive finite number of pixels, got {focal.tolist()}; "
             "pass the camera's fx (e.g. from its intrinsics) or assume a field of view explicitly"

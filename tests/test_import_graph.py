@@ -7,7 +7,7 @@ Layers, from the ground up; a module may import its own layer and the ones below
    `ma_vlm/__init__.py`;
 2. models: `ma_vlm/models/`; a model folder imports the ground floor, its own folder and the
    files directly in `ma_vlm/models/` (what the model folders share), never another model folder;
-3. tools: every other folder (depth, pointmap, pretrain, data, benchmarks, mllm, plugin, vla,
+3. tools: every other folder (depth, export, pointmap, pretrain, data, benchmarks, mllm, plugin, vla,
    demo, testing); a tool never imports a command module;
 4. commands: `ma_vlm/cli.py` and each folder's `cli.py` / `*_cli.py`; only a command module
    imports another folder's command module.
@@ -29,7 +29,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "ma_vlm"
 GROUND = {"ma_vlm", "errors", "geometry", "atomic_io", "inputs", "runtime", "recipes", "resources", "model_folders",
           "lazy", "registration", "moved_modules", "visualize"}
-TOOLS = {"depth", "pointmap", "pretrain", "data", "benchmarks", "mllm", "plugin", "vla", "demo", "app", "testing"}
+TOOLS = {"depth", "export", "pointmap", "pretrain", "data", "benchmarks", "mllm", "plugin", "vla", "demo", "app",
+         "testing"}
 LAYERS = {"ground": 0, "models": 1, "tools": 2, "cli": 3}
 # (importer, imported): why the rule does not fit this one edge
 ALLOWED = {

@@ -97,7 +97,9 @@ def keeps_freed_memory_at_inference(forward):
     @functools.wraps(forward)
     def wrapped(self, *args, **kwargs):
         pixel_values = kwargs.get("pixel_values", args[0] if args else None)
-        if torch.is_grad_enabled() or not isinstance(pixel_values, torch.Tensor) or pixel_values.device.type != "cpu":
+        # traced (torch.compile / torch.export): no glibc calls inside a graph, they would break it
+        if (torch.is_grad_enabled() or torch.compiler.is_compiling() or not isinstance(pixel_values, torch.Tensor)
+                or pixel_values.device.type != "cpu"):
             return forward(self, *args, **kwargs)
         with keep_freed_memory():
             return forward(self, *args, **kwargs)

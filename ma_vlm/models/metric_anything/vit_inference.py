@@ -132,6 +132,8 @@ def fused_blocks(blocks, hidden: torch.Tensor, layer_kwargs: dict) -> FusedBlock
     """A `FusedBlocks` for these blocks and tokens, or None where the layers' own forward must run."""
     if torch.is_grad_enabled() or set(layer_kwargs) != {"position_embeddings"}:  # DINOv3's RoPE, nothing else
         return None
+    if torch.compiler.is_compiling():  # a traced graph gets the layers' own ops: the compiler plans the buffers
+        return None
     if not all(_fusable(block) for block in blocks):
         return None
     return FusedBlocks(hidden, blocks[0], layer_kwargs["position_embeddings"])

@@ -10,6 +10,7 @@ focal length and z-shift by least squares on the point map (`ma_vlm.models.metri
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -184,27 +185,23 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
 
     def recover_camera(self, affine_points, mask_probability, metric_scale, fov_x_deg=None, focal_length_px=None,
                        force_projection: bool = True) -> dict:
-        """Intrinsics, shift, metric depth and points from the affine point map (fp32, no grad)."""
+        """Intrinsics, shift, metric depth and points from the affine point map (fp32, no grad).
+
+        The fit runs in torch on the map's device (`camera_solver_torch`), so the whole
+        forward traces (torch.export, ONNX); `camera_solver="published"` repeats the official code's
+        SciPy fit instead (eager only)."""
         from ma_vlm.geometry import backproject
-        from ma_vlm.models.metric_anything_pointmap.camera_solver import recover_intrinsics
+        from ma_vlm.models.metric_anything_pointmap.camera_solver_torch import recover_focal_shift
 
         batch, height, width, _ = affine_points.shape
         points = affine_points.detach().float()
         mask = mask_probability.detach() > 0.5 if mask_probability is not None else torch.ones_like(points[..., 0]).bool()
         known = _known_focal(fov_x_deg, focal_length_px, width, batch)
-        points_np, mask_np = points.cpu().numpy(), mask.cpu().numpy()
-        focal, shift = [], []
-        for i in range(batch):
-            if mask_np[i].sum() < 3:  # nothing to fit: the published code's fallback (f = half diagonal)
-                focal.append(known[i] if known is not None else math.hypot(width, height) / 2)
-                shift.append(0.0)
-                continue
-            solution = recover_intrinsics(points_np[i], mask_np[i], focal_length_px=None if known is None else known[i],
-                                          solver=self.config.camera_solver)
-            focal.append(solution.focal_length_px)
-            shift.append(solution.shift)
-        focal_t = torch.tensor(focal, dtype=torch.float32, device=points.device)
-        shift_t = torch.tensor(shift, dtype=torch.float32, device=points.device)
+        if self.config.camera_solver == "published":
+            focal_t, shift_t = _published_focal_shift(points, mask, known)
+        else:
+            known_t = None if known is None else torch.tensor(known, dtype=torch.float32, device=points.device)
+            focal_t, shift_t = recover_focal_shift(points, mask, known_t)
         centre = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=torch.float32, device=points.device)
         intrinsics = torch.cat([focal_t[:, None].expand(-1, 2), centre.expand(batch, -1)], dim=1)
         depth = points[..., 2] + shift_t[:, None, None]
@@ -216,6 +213,26 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         scale = metric_scale.detach().float()  # (B,)
         return {"points": points * scale[:, None, None, None], "predicted_depth": depth * scale[:, None, None],
                 "mask": mask, "intrinsics": intrinsics}
+
+
+def _published_focal_shift(points: torch.Tensor, mask: torch.Tensor, known):
+    """(B,) focal lengths and shifts by the official code's SciPy fit, image by image (NumPy)."""
+    from ma_vlm.models.metric_anything_pointmap.camera_solver import recover_intrinsics
+
+    batch, height, width, _ = points.shape
+    points_np, mask_np = points.cpu().numpy(), mask.cpu().numpy()
+    focal, shift = [], []
+    for i in range(batch):
+        if mask_np[i].sum() < 3:  # nothing to fit: the published code's fallback (f = half diagonal)
+            focal.append(known[i] if known is not None else math.hypot(width, height) / 2)
+            shift.append(0.0)
+            continue
+        solution = recover_intrinsics(points_np[i], mask_np[i], focal_length_px=None if known is None else known[i],
+                                      solver="published")
+        focal.append(solution.focal_length_px)
+        shift.append(solution.shift)
+    as_tensor = functools.partial(torch.tensor, dtype=torch.float32, device=points.device)
+    return as_tensor(focal), as_tensor(shift)
 
 
 def _known_focal(fov_x_deg, focal_length_px, width: int, batch: int):
