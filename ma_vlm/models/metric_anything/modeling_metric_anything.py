@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import functools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import Dinov2Model, DINOv3ViTModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput, logging
+from transformers.utils import ModelOutput
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import backproject_pixels, check_focal_length, check_intrinsics
+from ma_vlm.models.attention_outputs import output_flag, recorded_attentions
 from ma_vlm.models.cpu_heap import keeps_freed_memory_at_inference
 from ma_vlm.models.metric_anything.configuration_metric_anything import MetricAnythingConfig
 from ma_vlm.models.metric_anything.decoder import (
@@ -46,8 +46,6 @@ from ma_vlm.models.metric_anything.prompt_fusion import (
 )
 from ma_vlm.models.metric_anything.pyramid import build_pyramid, merge_tiles, split_into_tiles, tile_grid
 from ma_vlm.models.metric_anything.vit_inference import fused_blocks
-
-logger = logging.get_logger(__name__)
 
 
 @dataclass
@@ -125,45 +123,6 @@ def _vit_parts(backbone: nn.Module):
         return backbone.embeddings(pixel_values), {}
 
     return embed, backbone.encoder.layer, backbone.layernorm
-
-
-@contextmanager
-def recorded_attentions(backbone: PreTrainedModel, enabled: bool, keep_last: int):
-    """Yields a list that collects each block's attention weights, (keep_last, heads, T, T) of the
-    last `keep_last` images, while the ViT runs (None when not `enabled`).
-
-    The weights come from the module Transformers' own output capture names for the backbone
-    (`_can_record_outputs["attentions"]`), read by a forward hook. SDPA returns no weights, so a
-    call that asks for them runs eager attention, with a logged warning.
-    """
-    if not enabled:
-        yield None
-        return
-    recorded = []
-    target = backbone._can_record_outputs["attentions"]
-    hooks = [
-        module.register_forward_hook(lambda module, args, output: recorded.append(output[1][-keep_last:]))
-        for module in backbone.modules()
-        if isinstance(module, target)
-    ]
-    config, asked = backbone.config, backbone.config._attn_implementation
-    if asked != "eager":
-        logger.warning_once(
-            f"{asked} attention returns no attention weights: calls with output_attentions=True "
-            "run eager attention (load with attn_implementation='eager' to run it always)"
-        )
-        config._attn_implementation = "eager"
-    try:
-        yield recorded
-    finally:
-        config._attn_implementation = asked
-        for hook in hooks:
-            hook.remove()
-
-
-def _flag(value: bool | None, default: bool) -> bool:
-    """A call's output_* flag: the argument when given, else the config's."""
-    return default if value is None else bool(value)
 
 
 class MetricAnythingPreTrainedModel(PreTrainedModel):
@@ -341,9 +300,9 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
     ) -> MetricAnythingModelOutput | tuple:
         """pixel_values: (B, 3, S, S) ImageNet-normalised RGB; see the class docstring."""
         self._check_pixel_values(pixel_values)
-        output_hidden_states = _flag(output_hidden_states, self.config.output_hidden_states)
-        output_attentions = _flag(output_attentions, self.config.output_attentions)
-        return_dict = _flag(return_dict, self.config.return_dict)
+        output_hidden_states = output_flag(output_hidden_states, self.config.output_hidden_states)
+        output_attentions = output_flag(output_attentions, self.config.output_attentions)
+        return_dict = output_flag(return_dict, self.config.return_dict)
         batch = pixel_values.shape[0]
         with recorded_attentions(self.backbone, output_attentions, batch) as attentions:
             output = self._encode(pixel_values, batch, output_hidden_states)
@@ -438,14 +397,14 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         in metres at network size, 0 = missing (`MetricAnythingImageProcessor.prepare_prompt_depth`);
         needs a camera. Images whose prompt is all zero run as without a prompt.
         """
-        return_dict = _flag(return_dict, self.config.return_dict)
+        return_dict = output_flag(return_dict, self.config.return_dict)
         batch, size = pixel_values.shape[0], self.config.image_size
         camera = resolve_intrinsics(intrinsics, focal_length_px, batch, size, pixel_values.device)
         focal = camera[:, 0] if camera is not None else None
         tower = self.model(
             pixel_values,
-            output_hidden_states=_flag(output_hidden_states, self.config.output_hidden_states),
-            output_attentions=_flag(output_attentions, self.config.output_attentions),
+            output_hidden_states=output_flag(output_hidden_states, self.config.output_hidden_states),
+            output_attentions=output_flag(output_attentions, self.config.output_attentions),
             return_dict=True,
         )
         prompt = None
