@@ -134,7 +134,7 @@ class BackboneSubConfigs:
     Why AutoConfig: the backbone is one of several config classes (DINOv3, DINOv2), and
     Transformers loads a sub-config from a saved folder through the class named here
     (`AutoConfig.for_model(**sub_dict)`), which picks the backbone's own class. Why lazily: the
-    config modules are imported while Transformers loads `configuration_auto` (see above), so
+    config modules are imported while Transformers loads `configuration_auto` (module docstring), so
     naming `AutoConfig` in their class bodies would be a circular import.
     """
 
