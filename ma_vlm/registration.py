@@ -128,6 +128,22 @@ def _register_image_processors_at_import(auto) -> None:
                                 entry.processors["AutoImageProcessor"])
 
 
+class BackboneSubConfigs:
+    """`sub_configs` of our composite configs: `{"backbone_config": AutoConfig}`, read on first use.
+
+    Why AutoConfig: the backbone is one of several config classes (DINOv3, DINOv2), and
+    Transformers loads a sub-config from a saved folder through the class named here
+    (`AutoConfig.for_model(**sub_dict)`), which picks the backbone's own class. Why lazily: the
+    config modules are imported while Transformers loads `configuration_auto` (module docstring), so
+    naming `AutoConfig` in their class bodies would be a circular import.
+    """
+
+    def __get__(self, instance, owner) -> dict:
+        from transformers import AutoConfig
+
+        return {"backbone_config": AutoConfig}
+
+
 # Transformers module that holds an Auto mapping -> what we put into it when it loads.
 REGISTRATIONS = {
     _AUTO + "configuration_auto": _register_configs_at_import,

@@ -1,7 +1,10 @@
 """Pixels as every image processor of ma-vlm reads them: ImageNet normalisation and one checked
-conversion of PIL images, arrays and tensors to (3, H, W) float32 in [0, 1]."""
+conversion of PIL images, arrays and tensors to (3, H, W) float32 in [0, 1]; and the focal
+length a photo's EXIF records."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -57,3 +60,54 @@ def image_to_tensor(image) -> torch.Tensor:
     else:
         raise MaVlmInputError(f"unsupported image dtype {array.dtype}; pass uint8 RGB")
     return tensor
+
+
+def refuse_unknown_arguments(processor: str, kwargs: dict, accepted) -> None:
+    """One line naming call arguments a processor would otherwise ignore (None counts as not given)."""
+    unknown = sorted(name for name, value in kwargs.items() if value is not None)
+    if unknown:
+        raise MaVlmInputError(f"{processor} does not take {', '.join(unknown)}; it takes {', '.join(accepted)}")
+
+
+# EXIF tags (CIPA DC-008) that give a camera's focal length, all in the Exif sub-IFD.
+EXIF_IFD = 0x8769
+FOCAL_LENGTH_MM, FOCAL_LENGTH_35MM_FILM_MM = 0x920A, 0xA405
+FOCAL_PLANE_X_RESOLUTION, FOCAL_PLANE_RESOLUTION_UNIT = 0xA20E, 0xA210
+PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
+FOCAL_PLANE_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # inch (the default), cm, mm, um
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+
+def exif_focal_length_px(image) -> float | None:
+    """Focal length in pixels of a PIL `image` as given, from its EXIF; None when it has none.
+
+    FocalLengthIn35mmFilm first: the 35 mm equivalent is defined over the frame diagonal, so
+    f_px = f_35mm x diagonal_px / 43.27 mm. Otherwise FocalLength (mm) with the sensor's
+    FocalPlaneXResolution (pixels per unit at PixelXDimension pixels wide), rescaled to this
+    image's size (a resized or EXIF-rotated photo keeps its tags).
+    """
+    if not isinstance(image, Image.Image):
+        return None
+    try:
+        tags = image.getexif().get_ifd(EXIF_IFD)
+    except Exception:  # unreadable EXIF is no camera, not an error
+        return None
+    width, height = image.size
+
+    def positive(tag):
+        try:
+            value = float(tags[tag])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return None
+        return value if math.isfinite(value) and value > 0 else None
+
+    focal_35mm = positive(FOCAL_LENGTH_35MM_FILM_MM)
+    if focal_35mm is not None:
+        return focal_35mm * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
+    focal_mm, pixels_per_unit = positive(FOCAL_LENGTH_MM), positive(FOCAL_PLANE_X_RESOLUTION)
+    unit_mm = FOCAL_PLANE_UNIT_MM.get(int(tags.get(FOCAL_PLANE_RESOLUTION_UNIT, 2)))
+    if focal_mm is None or pixels_per_unit is None or unit_mm is None:
+        return None
+    recorded = [positive(PIXEL_X_DIMENSION), positive(PIXEL_Y_DIMENSION)]
+    scale = max(width, height) / max(recorded) if None not in recorded else 1.0
+    return focal_mm * pixels_per_unit / unit_mm * scale

@@ -15,7 +15,7 @@ from transformers.configuration_utils import PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.models.metric_anything.depth_units import INVERSE_DEPTH_CLAMP  # noqa: F401 (defined with its conversions)
-from ma_vlm.registration import ensure_registered
+from ma_vlm.registration import BackboneSubConfigs, ensure_registered
 
 # The official ViT-H+/16 (the backbone under `encoder.patch_encoder.*` in `student_depthmap.pt`)
 # as Transformers' DINOv3ViTConfig sees it.
@@ -115,7 +115,7 @@ class MetricAnythingConfig(PreTrainedConfig):
     """
 
     model_type = "metric_anything"
-    sub_configs = {"backbone_config": PreTrainedConfig}
+    sub_configs = BackboneSubConfigs()  # {"backbone_config": AutoConfig}
 
     backbone_config: dict | PreTrainedConfig | None = None
     image_size: int = 1536
@@ -198,6 +198,15 @@ class MetricAnythingConfig(PreTrainedConfig):
     @property
     def hidden_size(self) -> int:
         return self.backbone_config.hidden_size
+
+    @hidden_size.setter
+    def hidden_size(self, value: int) -> None:
+        """A `hidden_size` in a config.json or in the arguments is accepted when it is the ViT's width."""
+        if value != self.backbone_config.hidden_size:
+            raise MaVlmInputError(
+                f"hidden_size {value} differs from the ViT's width {self.backbone_config.hidden_size}: the width "
+                "is backbone_config.hidden_size; set it there (or drop hidden_size)"
+            )
 
     @property
     def patch_size(self) -> int:

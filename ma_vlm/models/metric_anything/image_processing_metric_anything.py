@@ -10,6 +10,8 @@ convention of `ma_vlm.geometry` (pixel centres at integer coordinates).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,7 +26,13 @@ from ma_vlm.geometry import (
     focal_length_from_fov,
     scale_intrinsics,
 )
-from ma_vlm.models.image_utils import IMAGENET_MEAN, IMAGENET_STD, image_to_tensor
+from ma_vlm.models.image_utils import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    exif_focal_length_px,
+    image_to_tensor,
+    refuse_unknown_arguments,
+)
 from ma_vlm.models.metric_anything.depth_units import canonical_to_inverse_depth, inverse_depth_to_depth
 from ma_vlm.models.metric_anything.prompt_fusion import align_depth_to_prompt
 
@@ -33,6 +41,24 @@ MISSING_FOCAL_LENGTH = (
     "post_process_depth_estimation, or set assume_fov_deg on the image processor to assume a "
     "field of view explicitly"
 )
+# What post-processing assumes when nothing gives a focal length (the pipeline's plain call).
+FALLBACK_FOV_DEG = 60.0
+ASSUMED_FOV_WARNING = (
+    "no focal length for this image (no intrinsics, focal_length_px or EXIF focal length): metric depth assumes "
+    f"a {FALLBACK_FOV_DEG:g} degree horizontal field of view and is only as right as that guess; pass the real "
+    "camera with image_processor=AutoImageProcessor.from_pretrained(DIR, focal_length_px=...) (or "
+    "assume_fov_deg=...), or focal_length_px / intrinsics to the processor"
+)
+CALL_ARGUMENTS = ("intrinsics", "focal_length_px", "image_mean", "image_std", "size", "return_tensors")
+
+
+def square_side(size) -> int:
+    """Network input side from `size`: an int or {"height": S, "width": S}."""
+    if isinstance(size, dict):
+        if size.get("height") != size.get("width"):
+            raise MaVlmInputError(f"size {size}: the network input is square; give one side, e.g. size=512")
+        size = size["height"]
+    return int(size)
 
 
 class MetricAnythingImageProcessorKwargs(ImagesKwargs, total=False):
@@ -46,45 +72,69 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
 
     Args:
         size: side of the square network input (1536 as published).
-        assume_fov_deg: if set, images without a focal length get one from this horizontal field
-            of view. `None` (default) means no assumption: metric depth then needs a focal length.
+        focal_length_px: if set, the focal length in pixels of every image that a call gives no
+            camera for (a fixed camera, e.g. for `pipeline("depth-estimation", image_processor=...)`).
+        assume_fov_deg: if set, images without a focal length (from the call, `focal_length_px` or
+            their EXIF) get one from this horizontal field of view. `None` (default) means no
+            assumption here: only post-processing falls back to `FALLBACK_FOV_DEG`, with a warning.
     """
 
     model_input_names = ["pixel_values"]
     valid_kwargs = MetricAnythingImageProcessorKwargs
 
     def __init__(self, size: int = 1536, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD,
-                 assume_fov_deg: float | None = None, **kwargs):
+                 assume_fov_deg: float | None = None, focal_length_px: float | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.size = int(size["height"] if isinstance(size, dict) else size)
+        self.size = square_side(size)
         self.image_mean = list(image_mean)
         self.image_std = list(image_std)
         self.assume_fov_deg = assume_fov_deg
+        self.focal_length_px = None if focal_length_px is None else float(check_focal_length(focal_length_px, 1))
 
-    def preprocess(self, images, intrinsics=None, focal_length_px=None, return_tensors="pt", **kwargs) -> BatchFeature:
+    def preprocess(self, images, intrinsics=None, focal_length_px=None, return_tensors="pt", image_mean=None,
+                   image_std=None, size=None, **kwargs) -> BatchFeature:
         """images: one image or a list. intrinsics: one [fx, fy, cx, cy] per image (or one for
         all), in pixels of the image as given. focal_length_px: None, a number, or one per image,
-        shorthand for a centred camera with fx = fy.
+        shorthand for a centred camera with fx = fy. Without either, the camera comes from the
+        processor's `focal_length_px`, then each image's EXIF, then `assume_fov_deg`.
+        image_mean / image_std / size: this call's normalisation and network side (defaults: the
+        processor's); any other argument is refused in one line.
 
         Returns `pixel_values` (B, 3, S, S) and, when a camera is known, `intrinsics` (B, 4)
         rescaled to the pixels of `pixel_values` (fx by S / W and fy by S / H separately, the
         principal point by the convention of `ma_vlm.geometry`) and `focal_length_px` (B,), their
         fx, ready for the model.
         """
+        refuse_unknown_arguments(type(self).__name__, kwargs, CALL_ARGUMENTS)
         if not isinstance(images, (list, tuple)):
             images = [images]
+        side = self.size if size is None else square_side(size)
         tensors = [image_to_tensor(image) for image in images]
-        mean = torch.tensor(self.image_mean).view(3, 1, 1)
-        std = torch.tensor(self.image_std).view(3, 1, 1)
-        pixel_values = torch.stack([self._resize((t - mean) / std) for t in tensors])
+        mean = torch.tensor(self.image_mean if image_mean is None else image_mean, dtype=torch.float32).view(3, 1, 1)
+        std = torch.tensor(self.image_std if image_std is None else image_std, dtype=torch.float32).view(3, 1, 1)
+        pixel_values = torch.stack([self._resize((t - mean) / std, side) for t in tensors])
         data = {"pixel_values": pixel_values}
         sizes = [tuple(t.shape[-2:]) for t in tensors]
+        if intrinsics is None and focal_length_px is None:
+            focal_length_px = self.known_focal_lengths(images, sizes)
         camera = self.resolve_intrinsics(intrinsics, focal_length_px, sizes)
         if camera is not None:
             heights, widths = (torch.tensor(side, dtype=torch.float32) for side in zip(*sizes))
-            data["intrinsics"] = scale_intrinsics(camera, self.size / widths, self.size / heights)
+            data["intrinsics"] = scale_intrinsics(camera, side / widths, side / heights)
             data["focal_length_px"] = data["intrinsics"][:, 0]
         return BatchFeature(data=data, tensor_type=return_tensors)
+
+    def known_focal_lengths(self, images, sizes: list[tuple[int, int]]) -> list[float] | None:
+        """Focal lengths in pixels when no call argument gives them: the processor's
+        `focal_length_px`, else each image's EXIF (`assume_fov_deg` fills images without one);
+        None when some image has none."""
+        if self.focal_length_px is not None:
+            return [self.focal_length_px] * len(images)
+        focal = [exif_focal_length_px(image) for image in images]
+        if self.assume_fov_deg is not None:
+            focal = [f if f is not None else focal_length_from_fov(w, self.assume_fov_deg) for f, (_, w) in
+                     zip(focal, sizes)]  # fmt: skip
+        return None if None in focal else focal
 
     def resolve_intrinsics(self, intrinsics, focal_length_px, sizes: list[tuple[int, int]]) -> torch.Tensor | None:
         """(B, 4) cameras in pixels of the images as given ((H, W) each), from `intrinsics`,
@@ -129,10 +179,10 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         resized = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
         return resized.view(1, 1, size, size)
 
-    def _resize(self, image: torch.Tensor) -> torch.Tensor:
-        if image.shape[-2:] == (self.size, self.size):
+    def _resize(self, image: torch.Tensor, side: int) -> torch.Tensor:
+        if image.shape[-2:] == (side, side):
             return image
-        return F.interpolate(image[None], size=(self.size, self.size), mode="bilinear", align_corners=False)[0]
+        return F.interpolate(image[None], size=(side, side), mode="bilinear", align_corners=False)[0]
 
     def resolve_focal_lengths(self, focal_length_px, widths_px: list[int]) -> torch.Tensor | None:
         """(B,) focal lengths in pixels of the original images, from the argument or from
@@ -150,7 +200,9 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         """Metric depth in metres at `target_sizes` [(H, W), ...] (default: network size).
 
         Uses the model's `inverse_depth` when it was given a focal length; otherwise
-        `focal_length_px` (pixels of the target-size image) or `assume_fov_deg` is required.
+        `focal_length_px` (pixels of the target-size image), the processor's `focal_length_px`
+        (pixels of the image as given, so of the target size the pipeline passes) or
+        `assume_fov_deg`; with none of them it assumes `FALLBACK_FOV_DEG` and warns once per call.
         prompt_depth: optional list of (H, W) sparse metric prompts at the target sizes (metres,
         0 = missing, None for an item without one) for a teacher with `prompt_alignment:
         residual`: the resized depth is aligned to its prompt again at that resolution
@@ -165,9 +217,13 @@ class MetricAnythingImageProcessor(BaseImageProcessor):
         if len(target_sizes) != batch:
             raise MaVlmInputError(f"{len(target_sizes)} target sizes for a batch of {batch}")
         if inverse is None or focal_length_px is not None:
-            focal = self.resolve_focal_lengths(focal_length_px, [w for _, w in target_sizes])
+            widths_px = [w for _, w in target_sizes]
+            if focal_length_px is None and self.focal_length_px is not None:
+                focal_length_px = [self.focal_length_px] * batch
+            focal = self.resolve_focal_lengths(focal_length_px, widths_px)
             if focal is None:
-                raise MaVlmInputError(MISSING_FOCAL_LENGTH)
+                warnings.warn(ASSUMED_FOV_WARNING, UserWarning, stacklevel=2)
+                focal = torch.tensor([focal_length_from_fov(w, FALLBACK_FOV_DEG) for w in widths_px])
             widths = torch.tensor([w for _, w in target_sizes], dtype=canonical.dtype, device=canonical.device)
             inverse = canonical_to_inverse_depth(canonical, focal.to(canonical), widths)
         prompts = [None] * batch if prompt_depth is None else list(prompt_depth)

@@ -22,6 +22,7 @@ from transformers.utils import ModelOutput
 
 from ma_vlm.errors import MaVlmInputError
 from ma_vlm.geometry import backproject_pixels, check_focal_length, check_intrinsics
+from ma_vlm.models.attention_outputs import output_flag, recorded_attentions
 from ma_vlm.models.cpu_heap import keeps_freed_memory_at_inference
 from ma_vlm.models.metric_anything.configuration_metric_anything import MetricAnythingConfig
 from ma_vlm.models.metric_anything.decoder import (
@@ -61,6 +62,9 @@ class MetricAnythingModelOutput(ModelOutput):
         resolution tiles (pyramid mode only).
     level_features: final-normed maps of the three pyramid levels, (B, D, S/p, S/p),
         (B, D, S/2p, S/2p), (B, D, S/4p, S/4p) (pyramid mode only).
+    attentions: per-block (B, heads, T, T) attention weights over the same image's tokens
+        (T = 1 + registers + N: registers kept, they take part in attention), when
+        `output_attentions=True`.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -68,6 +72,7 @@ class MetricAnythingModelOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     tap_features: tuple[torch.FloatTensor, ...] | None = None
     level_features: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -78,7 +83,8 @@ class MetricAnythingDepthEstimatorOutput(ModelOutput):
     inverse_depth: (B, S, S) metric inverse depth, 1/m (before clamping), or None likewise.
     canonical_inverse_depth: (B, S, S) the head's output; metric inverse depth is
         canonical * S / fx (`ma_vlm.models.metric_anything.depth_units`).
-    last_hidden_state / hidden_states: the tower's visual tokens, (B, 1 + N, D), CLS first.
+    last_hidden_state / hidden_states / attentions: the tower's visual tokens, (B, 1 + N, D), CLS
+        first, and its attention weights (`MetricAnythingModelOutput`).
     token_depth: (B, N) metres, one per patch token of `last_hidden_state` (CLS excluded): the
         median of `predicted_depth` over the S/t x S/t pixels the token covers (t x t tokens).
         Median, not mean: a token straddling an edge gets the depth of a surface it sees, not a
@@ -101,6 +107,7 @@ class MetricAnythingDepthEstimatorOutput(ModelOutput):
     token_depth: torch.FloatTensor | None = None
     token_points: torch.FloatTensor | None = None
     intrinsics: torch.FloatTensor | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 def _vit_parts(backbone: nn.Module):
@@ -288,13 +295,21 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
         pixel_values: torch.Tensor,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> MetricAnythingModelOutput | tuple:
         """pixel_values: (B, 3, S, S) ImageNet-normalised RGB; see the class docstring."""
         self._check_pixel_values(pixel_values)
-        output_hidden_states = output_hidden_states or self.config.output_hidden_states
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = output_flag(output_hidden_states, self.config.output_hidden_states)
+        output_attentions = output_flag(output_attentions, self.config.output_attentions)
+        return_dict = output_flag(return_dict, self.config.return_dict)
         batch = pixel_values.shape[0]
+        with recorded_attentions(self.backbone, output_attentions, batch) as attentions:
+            output = self._encode(pixel_values, batch, output_hidden_states)
+        output.attentions = tuple(attentions) if attentions is not None else None
+        return output if return_dict else output.to_tuple()
+
+    def _encode(self, pixel_values: torch.Tensor, batch: int, output_hidden_states: bool) -> MetricAnythingModelOutput:
         pixel_values = pixel_values.to(next(self.backbone.parameters()).dtype)
         keep_last = batch if output_hidden_states else 0
         tap_features = level_features = None
@@ -325,14 +340,13 @@ class MetricAnythingModel(MetricAnythingPreTrainedModel):
 
         last_hidden_state = self._drop_registers(final[-batch:])
         hidden_states = tuple(self._drop_registers(h) for h in per_layer) if per_layer else None
-        output = MetricAnythingModelOutput(
+        return MetricAnythingModelOutput(
             last_hidden_state=last_hidden_state,
             pooler_output=last_hidden_state[:, 0],
             hidden_states=hidden_states,
             tap_features=tap_features,
             level_features=level_features,
         )
-        return output if return_dict else output.to_tuple()
 
 
 class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
@@ -370,6 +384,7 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         prompt_depth: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> MetricAnythingDepthEstimatorOutput | tuple:
         """pixel_values: (B, 3, S, S). intrinsics: (B, 4) [fx, fy, cx, cy] in pixels of
@@ -382,11 +397,16 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
         in metres at network size, 0 = missing (`MetricAnythingImageProcessor.prepare_prompt_depth`);
         needs a camera. Images whose prompt is all zero run as without a prompt.
         """
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return_dict = output_flag(return_dict, self.config.return_dict)
         batch, size = pixel_values.shape[0], self.config.image_size
         camera = resolve_intrinsics(intrinsics, focal_length_px, batch, size, pixel_values.device)
         focal = camera[:, 0] if camera is not None else None
-        tower = self.model(pixel_values, output_hidden_states=output_hidden_states, return_dict=True)
+        tower = self.model(
+            pixel_values,
+            output_hidden_states=output_flag(output_hidden_states, self.config.output_hidden_states),
+            output_attentions=output_flag(output_attentions, self.config.output_attentions),
+            return_dict=True,
+        )
         prompt = None
         densify = densify_prompt
         if prompt_depth is not None:
@@ -430,6 +450,7 @@ class MetricAnythingForDepthEstimation(MetricAnythingPreTrainedModel):
             token_depth=token_depth,
             token_points=token_points,
             intrinsics=camera,
+            attentions=tower.attentions,
         )
         return output if return_dict else output.to_tuple()
 

@@ -10,7 +10,8 @@ once per forward, and the element-wise steps (RoPE, SiLU x up, layer scale + res
 place. Measured on 2 cores at width 384 (perf/encoder_speed.py, one 1536 px image): see README.
 
 It is used only where it computes what the layer's forward computes (`fused_blocks` returns
-None otherwise): no gradients, eval mode, DINOv3 layers whose projections are plain
+None otherwise): no gradients, eval mode, SDPA attention (the implementation it calls; a model
+loaded with `attn_implementation="eager"` runs eager), DINOv3 layers whose projections are plain
 `nn.Linear` (a PEFT LoRA wrapper or any hook keeps the layer's own forward), no attention mask.
 Under autocast it computes as autocast would: projections and attention in the autocast dtype,
 LayerNorm and the residual stream in float32.
@@ -135,5 +136,7 @@ def fused_blocks(blocks, hidden: torch.Tensor, layer_kwargs: dict) -> FusedBlock
     if torch.compiler.is_compiling():  # a traced graph gets the layers' own ops: the compiler plans the buffers
         return None
     if not all(_fusable(block) for block in blocks):
+        return None
+    if blocks[0].attention.config._attn_implementation != "sdpa":  # the path calls SDPA; honour any other choice
         return None
     return FusedBlocks(hidden, blocks[0], layer_kwargs["position_embeddings"])

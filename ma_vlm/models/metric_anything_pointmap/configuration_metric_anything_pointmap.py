@@ -15,7 +15,7 @@ from huggingface_hub.dataclasses import strict
 from transformers.configuration_utils import PreTrainedConfig
 
 from ma_vlm.errors import MaVlmInputError
-from ma_vlm.registration import ensure_registered
+from ma_vlm.registration import BackboneSubConfigs, ensure_registered
 
 # DINOv2 ViT-L/14 as MoGe builds it (dinov2_vitl14: 518 px, layer scale 1.0, no registers).
 OFFICIAL_POINTMAP_BACKBONE = dict(
@@ -67,7 +67,7 @@ class MetricAnythingPointMapConfig(PreTrainedConfig):
     """
 
     model_type = "metric_anything_pointmap"
-    sub_configs = {"backbone_config": PreTrainedConfig}
+    sub_configs = BackboneSubConfigs()  # {"backbone_config": AutoConfig}
 
     backbone_config: dict | PreTrainedConfig | None = None
     intermediate_layers: list[int] | tuple[int, ...] = (5, 11, 17, 23)
@@ -150,6 +150,15 @@ class MetricAnythingPointMapConfig(PreTrainedConfig):
     @property
     def hidden_size(self) -> int:
         return self.backbone_config.hidden_size
+
+    @hidden_size.setter
+    def hidden_size(self, value: int) -> None:
+        """A `hidden_size` in a config.json or in the arguments is accepted when it is the ViT's width."""
+        if value != self.backbone_config.hidden_size:
+            raise MaVlmInputError(
+                f"hidden_size {value} differs from the ViT's width {self.backbone_config.hidden_size}: the width "
+                "is backbone_config.hidden_size; set it there (or drop hidden_size)"
+            )
 
     @property
     def patch_size(self) -> int:

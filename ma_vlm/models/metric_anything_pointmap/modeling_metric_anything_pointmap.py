@@ -23,6 +23,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ma_vlm.errors import MaVlmInputError
+from ma_vlm.models.attention_outputs import output_flag, recorded_attentions
 from ma_vlm.models.cpu_heap import keeps_freed_memory_at_inference
 from ma_vlm.models.metric_anything_pointmap.configuration_metric_anything_pointmap import MetricAnythingPointMapConfig
 from ma_vlm.models.metric_anything_pointmap.layers import (
@@ -46,6 +47,9 @@ class MetricAnythingPointMapOutput(ModelOutput):
     affine_points: (B, H, W, 3) the head's point map before shift and scale (training target space).
     normals: (B, H, W, 3) unit normals when the checkpoint has a normal head.
     last_hidden_state: (B, 1 + N, D) final-normed CLS + patch tokens of the last tapped block.
+    hidden_states: per-layer (B, 1 + N, D) tokens of the ViT (embeddings + every block, before the
+        final norm; N = the token grid's rows x cols), when `output_hidden_states=True`.
+    attentions: per-block (B, heads, 1 + N, 1 + N) attention weights, when `output_attentions=True`.
     """
 
     points: torch.FloatTensor | None = None
@@ -57,6 +61,8 @@ class MetricAnythingPointMapOutput(ModelOutput):
     affine_points: torch.FloatTensor | None = None
     normals: torch.FloatTensor | None = None
     last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
 def token_grid(num_tokens: int, height: int, width: int) -> tuple[int, int]:
@@ -114,18 +120,29 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
             self.scale_head = nn.Sequential(*layers[:-1])
         self.post_init()
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The ViT's patch embedding (Transformers' `Dinov2PatchEmbeddings`)."""
+        return self.backbone.get_input_embeddings()
+
     def _encode(self, pixel_values: torch.Tensor, rows: int, cols: int):
-        """(B, C, rows, cols) summed projections of the tapped blocks, and the final-normed tokens."""
+        """(B, C, rows, cols) summed projections of the tapped blocks, the final-normed tokens, and
+        the ViT's per-layer tokens.
+
+        The resize runs in float32: antialiased bilinear interpolation has no half-precision CPU
+        kernel, so a float16 / bfloat16 model resizes in float32 and casts to its own dtype.
+        """
         patch = self.config.patch_size
-        resized = F.interpolate(pixel_values, (rows * patch, cols * patch), mode="bilinear", align_corners=False,
-                                antialias=True)
+        dtype = self.backbone.embeddings.patch_embeddings.projection.weight.dtype
+        resized = F.interpolate(
+            pixel_values.float(), (rows * patch, cols * patch), mode="bilinear", align_corners=False, antialias=True
+        ).to(dtype)
         hidden_states = self.backbone(pixel_values=resized, output_hidden_states=True).hidden_states
         tapped = [self.backbone.layernorm(hidden_states[i + 1]) for i in self.config.intermediate_layers]
         features = sum(
             projection(tokens[:, 1:].transpose(1, 2).unflatten(2, (rows, cols)))
             for projection, tokens in zip(self.feature_projections, tapped)
         )
-        return features, tapped[-1]
+        return features, tapped[-1], hidden_states
 
     @keeps_freed_memory_at_inference
     def forward(
@@ -138,8 +155,10 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         force_projection: bool = True,
         recover_camera: bool = True,
         return_dict: bool | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
-    ) -> MetricAnythingPointMapOutput:
+    ) -> MetricAnythingPointMapOutput | tuple:
         """pixel_values: (B, 3, H, W) ImageNet-normalised RGB at the image's own size (the camera is
         recovered in its pixels). num_tokens: ViT tokens (default from `resolution_level` 0..9 and
         `config.num_tokens_range`). fov_x_deg / focal_length_px: a known horizontal field of view
@@ -153,7 +172,9 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         if num_tokens is None:
             num_tokens = self.config.num_tokens_for(resolution_level)
         rows, cols = token_grid(num_tokens, height, width)
-        features, tokens = self._encode(pixel_values, rows, cols)
+        output_attentions = output_flag(output_attentions, self.config.output_attentions)
+        with recorded_attentions(self.backbone, output_attentions, batch) as attentions:
+            features, tokens, hidden_states = self._encode(pixel_values, rows, cols)
         aspect_ratio = width / height
         levels = []
         for level in range(len(self.config.neck_hidden_sizes)):
@@ -178,10 +199,13 @@ class MetricAnythingForPointMapEstimation(MetricAnythingPointMapPreTrainedModel)
         if recover_camera:
             camera = self.recover_camera(affine_points, mask_probability, metric_scale, fov_x_deg, focal_length_px,
                                          force_projection)
-        return MetricAnythingPointMapOutput(
+        output = MetricAnythingPointMapOutput(
             **camera, mask_probability=mask_probability, metric_scale=metric_scale,
             affine_points=affine_points, normals=normals, last_hidden_state=tokens,
+            hidden_states=hidden_states if output_flag(output_hidden_states, self.config.output_hidden_states) else None,
+            attentions=tuple(attentions) if attentions is not None else None,
         )
+        return output if output_flag(return_dict, self.config.return_dict) else output.to_tuple()
 
     def recover_camera(self, affine_points, mask_probability, metric_scale, fov_x_deg=None, focal_length_px=None,
                        force_projection: bool = True) -> dict:

@@ -43,12 +43,6 @@ def test_depth_estimation_pipeline(tiny_model_dir, rgb_image):
     assert result["depth"].size == (rgb_image.shape[1], rgb_image.shape[0])
 
 
-def test_pipeline_without_focal_length_says_how_to_give_one(tiny_model_dir, rgb_image):
-    estimator = pipeline("depth-estimation", model=str(tiny_model_dir))
-    with pytest.raises(MaVlmInputError, match="focal_length_px|assume_fov_deg"):
-        estimator(Image.fromarray(rgb_image))
-
-
 def test_visual_tokens_and_depth_come_from_one_pass(tiny_model_dir):
     model = AutoModelForDepthEstimation.from_pretrained(tiny_model_dir).eval()
     pixel_values = torch.randn(2, 3, 512, 512)
