@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export MUJOCO_GL ?= egl
-EXTRAS := dev,llm,data,vla,eval,app
+EXTRAS := dev,llm,data,vla,eval,app,export
 
 .PHONY: setup browser test demo app pretrain-small eval-pretrain-small clean-venv
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "ma_vlm.mllm.cli",
     "ma_vlm.demo.cli",
     "ma_vlm.app.cli",  # ``ma-vlm app``: the web page
+    "ma_vlm.export.cli",  # ``ma-vlm export onnx``
 ]
 
 

@@ -564,6 +564,15 @@ CASES = [
     Case("app", "port another program listens on", lambda w: ["app", "--port", str(w.busy_port())], "is in use"),
     Case("scaling", "a recipe without a scaling section",
          lambda w: ["scaling", "--recipe", w.recipe("plain.yaml"), "--output", "study"], "scaling:"),
+    # ------------------------------------------------------------------ export onnx
+    Case("export onnx", "a teacher folder (needs a prompt)",
+         lambda w: ["export", "onnx", str(w.teacher), "graph"], "teacher"),
+    Case("export onnx", "OUT_DIR is an existing file",
+         lambda w: ["export", "onnx", str(w.model), w.file("notes.txt", "x")], "notes.txt"),
+    Case("export onnx", "OUT_DIR is a non-empty folder",
+         lambda w: ["export", "onnx", str(w.model), Path(w.file("mine/x.txt", "x")).parent.name], "mine"),
+    Case("export onnx", "MODEL_DIR is not a model folder",
+         lambda w: ["export", "onnx", Path(w.file("photos/a.png", b"x")).parent.name, "graph"], "photos"),
 ]
 
 
@@ -610,7 +619,7 @@ def test_catalogue_covers_every_command():
     assert commands >= {"convert", "depth", "data generate", "data import", "pretrain", "distill", "scaling", "eval depth",
                         "eval score", "eval spatial", "eval synthspatial", "intrinsics", "reconstruct",
                         "multiview-data", "pretrain-pointmap", "eval pointmap", "vla demos", "vla eval", "vla table",
-                        "demo", "train mllm", "chat", "data llava", "app"}
+                        "demo", "train mllm", "chat", "data llava", "app", "export onnx"}
 
 
 def test_read_only_output_folder_is_one_line(workspace, capsys):
