@@ -96,6 +96,7 @@ def test_a_non_image_is_one_line_in_the_page_then_a_photo_works(browser_page, ph
     message.wait_for(state="visible")
     assert "Traceback" not in page.content()
     upload(page, "photo", photo)
+    upload(page, "camera-file", photo.with_suffix(".json"))  # this test must not rely on another one's upload
     page.locator("#run-depth").click()
     page.get_by_text("camera file photo.json").first.wait_for(state="visible")
 

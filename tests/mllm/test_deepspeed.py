@@ -10,7 +10,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.xdist_group("accelerate_launch")  # two launches at once would share the rendezvous port
 @pytest.mark.timeout(900)
 def test_zero2_with_two_cpu_processes(tmp_path, tiny_llm_folder, llava_jsonl, write_recipe):
     pytest.importorskip("deepspeed", reason="pip install 'ma-vlm[deepspeed]'")

@@ -19,7 +19,6 @@ def _losses(run_dir):
     return [float(row["loss"]) for row in read_log(run_dir / "log.csv")]
 
 
-@pytest.mark.xdist_group("accelerate_launch")  # two launches at once would share the rendezvous port
 @pytest.mark.timeout(900)
 def test_deepspeed_zero2_on_two_cpu_processes_matches_the_single_process_loss(tmp_path, tiny_recipe):
     pytest.importorskip("deepspeed")  # installed by `make setup` (see the Makefile)
