@@ -46,7 +46,7 @@ def _load(args):
 
     from ma_vlm.export.graphs import graph_for
 
-    config = AutoConfig.from_pretrained(args.model_dir)
+    config = AutoConfig.from_pretrained(args.model_dir, trust_remote_code=False)
     if config.model_type == "metric_anything_pointmap":
         from ma_vlm.models.metric_anything_pointmap import MetricAnythingForPointMapEstimation as model_class
     else:
@@ -57,4 +57,4 @@ def _load(args):
             raise MaVlmInputError(f"MODEL_DIR {args.model_dir} is a teacher (use_prompt=True, it needs a sparse "
                                   "depth prompt); export its prompt-free student (ma-vlm pretrain writes one)")
     model = model_class.from_pretrained(args.model_dir).eval()
-    return graph_for(model, args.height, args.width, args.num_tokens), AutoImageProcessor.from_pretrained(args.model_dir)
+    return graph_for(model, args.height, args.width, args.num_tokens), AutoImageProcessor.from_pretrained(args.model_dir, trust_remote_code=False)

@@ -72,6 +72,7 @@ COMMANDS = {
                                        "--output", str(r / "run")],
     "pretrain model.init_from": lambda r, f: ["pretrain", "--recipe", _depth_recipe(r, init_from=f), "--output",
                                               str(r / "run")],
+    "export onnx MODEL_DIR": lambda r, f: ["export", "onnx", f, str(r / "onnx")],
 }
 
 
