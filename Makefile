@@ -45,10 +45,10 @@ $(VENV)/.installed: pyproject.toml Makefile plugins/lerobot_policy_ma_vla/pyproj
 	uv pip install --python $(PY) --no-build-isolation 'deepspeed==0.19.8'
 	@touch $@
 
-# One pytest-xdist worker per core (TEST_WORKERS=0 runs in this process)
+# One pytest-xdist worker per core (TEST_WORKERS=0 runs in this process); each test file runs whole on one worker
 TEST_WORKERS ?= auto
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The main job: every stage at the small budget (< 15 min on 2 cores), report in outputs/demo/report.html.
 # Re-running skips finished stages; BUDGET=medium, FROM=<stage> and CHECKPOINT=student_depthmap.pt pass through.

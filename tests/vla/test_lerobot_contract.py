@@ -18,6 +18,15 @@ JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_ro
 TASK = "pick up the cube"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def plugins_registered():
+    """What lerobot-train and lerobot-eval do before anything else: import the installed plugins,
+    which registers `ma_vla` (a test must not rely on another test having imported it)."""
+    from lerobot.utils.import_utils import register_third_party_plugins
+
+    register_third_party_plugins()
+
+
 @pytest.fixture(scope="module")
 def rgb_only_root(tmp_path_factory):
     """One episode of 8 frames: an 84x84 RGB camera, 6-d state and action, no depth."""
